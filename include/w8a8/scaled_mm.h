@@ -1,0 +1,72 @@
+// Scaled FP8 GEMM: out[M, N] = cast(out_dtype, (scale_a ⊙ A) @ (scale_b ⊙ B) + bias).
+//
+// A [M, K] FP8 row-major (stride(1) == 1); B [K, N] FP8 column-major (stride(0) == 1: the weight
+// [N, K] seen transposed, as vLLM passes it). Scales fp32 contiguous:
+//   scale_a: one element, or [M, 1] per token;   scale_b: one element, or [1, N] / [N, 1] per channel;
+//   blockwise: scale_a [M, K/128], scale_b [K/128, N/128] (K % 128 == 0).
+// bias: optional [N], dtype of out (bf16/fp16), or fp32 with fp32 out. out: bf16, fp16 or fp32.
+// Every backend either runs a problem or says, through its capability check, that it cannot;
+// the dispatcher then picks another. Errors are raised only for what no backend could run.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "w8a8/tensor.h"
+
+namespace w8a8 {
+
+enum class ScaledMmBackend : uint8_t {
+  kAuto,      // the fastest backend that can run the problem on its device
+  kCpu,       // dequantize tiles + BLAS sgemm (CPU tensors)
+  kCutlass,   // w8a8's own Hopper kernels (sm_90a)
+  kCublasLt,  // cuBLASLt FP8 matmul (what torch._scaled_mm uses)
+  kUnfused,   // fp32 GEMM with unit scales, then one epilogue pass (vLLM's channelwise fallback)
+};
+
+enum class Accumulation : uint8_t {
+  kDefault,   // the backend's documented default (promoted everywhere today)
+  kPromoted,  // fp32 accumulation, torch's default accuracy
+  kFast,      // Hopper FP8 fast accumulation (use_fast_accum=True)
+};
+
+// How the scales of a problem are laid out.
+enum class ScaleKind : uint8_t { kPerTensor, kPerToken, kPerChannel, kBlock };
+
+struct ScaledMmOptions {
+  ScaledMmBackend backend = ScaledMmBackend::kAuto;
+  Accumulation accumulation = Accumulation::kDefault;
+};
+
+// Allocation-free entry: writes out (a caller buffer of [M, N]).
+void scaled_mm(const TensorView& out, const TensorView& a, const TensorView& b, const TensorView& scale_a,
+               const TensorView& scale_b, const std::optional<TensorView>& bias = std::nullopt,
+               const ScaledMmOptions& options = {}, Stream stream = nullptr);
+
+// Allocating entry.
+Tensor scaled_mm(const TensorView& a, const TensorView& b, const TensorView& scale_a, const TensorView& scale_b,
+                 DType out_dtype, const std::optional<TensorView>& bias = std::nullopt,
+                 const ScaledMmOptions& options = {}, Stream stream = nullptr);
+
+// vLLM's ops.cutlass_scaled_mm: the same problem, backend chosen automatically (w8a8's own
+// kernels where they run, the best other backend elsewhere, including the CPU).
+Tensor cutlass_scaled_mm(const TensorView& a, const TensorView& b, const TensorView& scale_a,
+                         const TensorView& scale_b, DType out_dtype,
+                         const std::optional<TensorView>& bias = std::nullopt, Stream stream = nullptr);
+
+// Which backend scaled_mm would run for these arguments, and why (for `w8a8 info`, logs and benches).
+struct BackendChoice {
+  ScaledMmBackend backend;
+  std::string reason;
+};
+BackendChoice choose_scaled_mm_backend(const TensorView& out, const TensorView& a, const TensorView& b,
+                                       const TensorView& scale_a, const TensorView& scale_b,
+                                       const std::optional<TensorView>& bias = std::nullopt,
+                                       const ScaledMmOptions& options = {});
+
+const char* backend_name(ScaledMmBackend backend);  // "auto", "cpu", "cutlass", "cublaslt", "unfused"
+ScaledMmBackend backend_from_name(const std::string& name);
+const char* accumulation_name(Accumulation acc);  // "default", "promoted", "fast"
+const char* scale_kind_name(ScaleKind kind);      // "per_tensor", "per_token", "per_channel", "block"
+
+}  // namespace w8a8
