@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <iosfwd>
 #include <memory>
 #include <string>
 
@@ -55,6 +56,8 @@ class Dims {
   int64_t v_[kMaxRank] = {};
   int rank_ = 0;
 };
+
+std::ostream& operator<<(std::ostream& os, const Dims& d);
 
 class TensorView {
  public:

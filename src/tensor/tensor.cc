@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <ostream>
 #include <sstream>
 
 #include "w8a8/error.h"
@@ -43,6 +44,8 @@ std::string Dims::str() const {
   os << ']';
   return os.str();
 }
+
+std::ostream& operator<<(std::ostream& os, const Dims& d) { return os << d.str(); }
 
 // ---- TensorView ---------------------------------------------------------------------------
 namespace {
