@@ -1,8 +1,39 @@
-# CUDA backends (issue 5 onwards). Enabled only when asked for and nvcc is found.
+# CUDA backends. Enabled only when asked for (-DW8A8_CUDA=ON) and nvcc is found.
+#
+# Architectures: the generic kernels (quantization, epilogues, cuBLASLt glue) build for sm_89 and
+# sm_90a, with PTX for later chips; w8a8's Hopper GEMMs (wgmma, TMA) build for sm_90a only.
 include(CheckLanguage)
 check_language(CUDA)
 if(NOT CMAKE_CUDA_COMPILER)
   message(FATAL_ERROR "W8A8_CUDA=ON but no CUDA compiler was found (set CMAKE_CUDA_COMPILER or put nvcc on PATH)")
 endif()
+# Explicit -gencode flags below: CMake 3.25's CUDA_ARCHITECTURES cannot say "90a".
+set(CMAKE_CUDA_ARCHITECTURES OFF)
 enable_language(CUDA)
+set(CMAKE_CUDA_STANDARD 17)
+set(CMAKE_CUDA_STANDARD_REQUIRED ON)
 find_package(CUDAToolkit REQUIRED)
+
+set(W8A8_CUDA_GENCODE_GENERIC
+  "-gencode=arch=compute_89,code=sm_89"
+  "-gencode=arch=compute_90a,code=sm_90a"
+  "-gencode=arch=compute_90,code=compute_90"
+  CACHE STRING "nvcc -gencode flags for the architecture-generic kernels")
+set(W8A8_CUDA_GENCODE_SM90A "-gencode=arch=compute_90a,code=sm_90a"
+  CACHE STRING "nvcc -gencode flags for the Hopper-only kernels")
+
+file(GLOB_RECURSE W8A8_CUDA_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/*.cu)
+file(GLOB_RECURSE W8A8_CUDA_HOST_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/cuda/*.cc)
+target_sources(w8a8 PRIVATE ${W8A8_CUDA_SOURCES} ${W8A8_CUDA_HOST_SOURCES})
+foreach(source IN LISTS W8A8_CUDA_SOURCES)
+  # Hopper-only translation units live under a folder named *_sm90 (e.g. scaled_mm/cutlass_sm90).
+  if(source MATCHES "_sm90/")
+    set_source_files_properties(${source} PROPERTIES COMPILE_OPTIONS "${W8A8_CUDA_GENCODE_SM90A}")
+  else()
+    set_source_files_properties(${source} PROPERTIES COMPILE_OPTIONS "${W8A8_CUDA_GENCODE_GENERIC}")
+  endif()
+endforeach()
+target_compile_definitions(w8a8 PUBLIC W8A8_WITH_CUDA=1)
+target_compile_options(w8a8 PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -Xcompiler=-fPIC>)
+target_link_libraries(w8a8 PUBLIC CUDA::cudart CUDA::cublasLt CUDA::cublas)
+set_target_properties(w8a8 PROPERTIES CUDA_ARCHITECTURES OFF CUDA_SEPARABLE_COMPILATION OFF)

@@ -52,7 +52,7 @@ constexpr Fp8Layout kE5M2{2, 15, 0x7B, 0x7E, false, true};
 
 // Rounds |x| (fp32 bits, finite, not NaN) to the format's magnitude code, ties to even.
 // Returns a value > max_magnitude_code when the rounded value overflows.
-W8A8_HD uint32_t round_magnitude(uint32_t abs_bits, const Fp8Layout& L) {
+W8A8_HD uint32_t round_magnitude(uint32_t abs_bits, Fp8Layout L) {
   const int m = L.mantissa_bits;
   const int min_normal_exp = 1 - L.exponent_bias;  // unbiased exponent of the smallest normal
   const int exp = int(abs_bits >> 23) - 127;
@@ -77,7 +77,7 @@ W8A8_HD uint32_t round_magnitude(uint32_t abs_bits, const Fp8Layout& L) {
   return rounded - (uint32_t(127 - L.exponent_bias) << m);
 }
 
-W8A8_HD uint8_t encode(float x, const Fp8Layout& L, Overflow overflow) {
+W8A8_HD uint8_t encode(float x, Fp8Layout L, Overflow overflow) {
   const uint32_t u = float_bits(x);
   const uint32_t sign = (u >> 31) & 1u;
   const uint32_t a = u & 0x7FFFFFFFu;
@@ -101,7 +101,7 @@ W8A8_HD uint8_t encode(float x, const Fp8Layout& L, Overflow overflow) {
   return uint8_t((sign << 7) | mag);
 }
 
-W8A8_HD float decode(uint8_t code, const Fp8Layout& L) {
+W8A8_HD float decode(uint8_t code, Fp8Layout L) {
   const uint32_t sign = code >> 7;
   const uint32_t mag = code & 0x7Fu;
   const int m = L.mantissa_bits;

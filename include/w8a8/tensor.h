@@ -17,8 +17,12 @@ struct CUstream_st;  // cudaStream_t without the CUDA headers
 
 namespace w8a8 {
 
-// A CUDA stream (cudaStream_t converts implicitly). nullptr means the thread's current stream.
+// A CUDA stream (cudaStream_t converts implicitly). Entry points take one; nullptr means the
+// calling thread's current stream, which set_current_stream sets (default: CUDA's default stream).
 using Stream = CUstream_st*;
+Stream current_stream();
+void set_current_stream(Stream stream);
+inline Stream resolve_stream(Stream stream) { return stream != nullptr ? stream : current_stream(); }
 
 enum class DeviceType : uint8_t { kCPU, kCUDA };
 
@@ -125,6 +129,8 @@ class Tensor : public TensorView {
   Tensor transpose(int d0, int d1) const { return Tensor(TensorView::transpose(d0, d1), storage_); }
   Tensor t() const { return transpose(0, 1); }
   Tensor reinterpret(DType dtype) const { return Tensor(TensorView::reinterpret(dtype), storage_); }
+  // A contiguous copy on another device (synchronous for device-to-host copies).
+  Tensor to(Device device, Stream stream = nullptr) const;
 
  private:
   Tensor(const TensorView& v, std::shared_ptr<void> storage) : TensorView(v), storage_(std::move(storage)) {}
@@ -133,5 +139,8 @@ class Tensor : public TensorView {
 
 // Copies elements between two views of the same shape and dtype on the CPU (any strides).
 void copy_cpu(const TensorView& dst, const TensorView& src);
+// Copies between any devices: CPU to CPU with any strides; across devices both views contiguous.
+// Asynchronous on stream except when the destination is host memory.
+void copy(const TensorView& dst, const TensorView& src, Stream stream = nullptr);
 
 }  // namespace w8a8

@@ -188,7 +188,24 @@ void* cpu_allocate(size_t bytes, Device) {
 }
 void cpu_deallocate(void* p, Device) { std::free(p); }
 
-Allocator g_allocators[2] = {{cpu_allocate, cpu_deallocate}, {nullptr, nullptr}};
+}  // namespace
+
+#ifdef W8A8_WITH_CUDA
+namespace cuda {
+Allocator device_allocator();  // src/cuda/memory.cc
+void copy_across_devices(const TensorView& dst, const TensorView& src, Stream stream);
+}  // namespace cuda
+#endif
+
+namespace {
+Allocator g_allocators[2] = {
+    {cpu_allocate, cpu_deallocate},
+#ifdef W8A8_WITH_CUDA
+    cuda::device_allocator(),
+#else
+    {nullptr, nullptr},
+#endif
+};
 }  // namespace
 
 void register_allocator(DeviceType type, Allocator allocator) { g_allocators[int(type)] = allocator; }
@@ -217,6 +234,22 @@ Tensor Tensor::copy_of(const TensorView& src) {
   Tensor t = empty(src.sizes(), src.dtype(), src.device());
   copy_cpu(t, src);
   return t;
+}
+
+Tensor Tensor::to(Device device, Stream stream) const {
+  Tensor t = empty(sizes(), dtype(), device);
+  copy(t, *this, stream);
+  return t;
+}
+
+void copy(const TensorView& dst, const TensorView& src, Stream stream) {
+  if (dst.device().is_cpu() && src.device().is_cpu()) return copy_cpu(dst, src);
+#ifdef W8A8_WITH_CUDA
+  cuda::copy_across_devices(dst, src, stream);
+#else
+  W8A8_FAIL(ErrorKind::kUnsupported, "copy: ", src.device().str(), " -> ", dst.device().str(),
+            " needs the CUDA backend, which this build does not have");
+#endif
 }
 
 void copy_cpu(const TensorView& dst, const TensorView& src) {
