@@ -25,7 +25,12 @@ std::tuple<Tensor, Tensor, std::optional<Tensor>> normalize_e4m3fn_to_e4m3fnuz(
     const TensorView& weight, const TensorView& weight_scale,
     const std::optional<TensorView>& input_scale = std::nullopt);
 
-// fp16 tensor of the same shape: fp16(float(tensor) * inv_scale). inv_scale: one element (fp32).
+// vLLM's `tensor.to(torch.float16) * inv_scale`, with torch's type promotion: a tensor of the same
+// shape holding float(fp16(tensor)) * inv_scale (the scale unrounded), rounded to
+//   float16 when inv_scale is a float, a 0-dim tensor (as weight_scale[idx] in
+//           requantize_with_max_scale) or a float16 tensor;
+//   float32 when inv_scale is a 1-D or larger one-element float32 / bfloat16 tensor.
+// inv_scale: one element, float32 / float16 / bfloat16, at most tensor's rank.
 Tensor per_tensor_dequantize(const TensorView& tensor, const TensorView& inv_scale);
 Tensor per_tensor_dequantize(const TensorView& tensor, float inv_scale);
 

@@ -1,0 +1,207 @@
+// vLLM's Fp8LinearOp (w8a8_utils.py), spec section 4.
+#include <string>
+#include <tuple>
+
+#include "linear/backend_choice.h"
+#include "w8a8/dispatch.h"
+#include "w8a8/error.h"
+#include "w8a8/linear.h"
+#include "w8a8/platform.h"
+
+namespace w8a8 {
+
+namespace linear_detail {
+
+std::string choose_preferred_backend(const Platform& platform, bool cutlass_fp8_supported, bool force_fp8_e4m3fnuz,
+                                     bool flashinfer_available) {
+  if (platform.is_rocm) return "rocm";
+  if (platform.is_cuda && !force_fp8_e4m3fnuz && cutlass_fp8_supported) {
+    if (flashinfer_available && platform.capability >= 100) return "flashinfer";
+    return "cutlass";
+  }
+  if (platform.is_cuda) return "torch";
+  return "cpu";
+}
+
+std::optional<int64_t> choose_output_padding(const std::string& preferred_backend, std::optional<bool> pad_output) {
+  const bool pad = pad_output.has_value() ? *pad_output : preferred_backend == "torch";
+  if (pad) return int64_t{17};
+  return std::nullopt;
+}
+
+DType platform_fp8_dtype(const Platform& platform) {
+  return platform.is_rocm ? DType::kFloat8E4M3FNUZ : DType::kFloat8E4M3FN;
+}
+
+}  // namespace linear_detail
+
+namespace {
+
+// Fp8LinearOp takes what vLLM's does: static per-tensor, dynamic per-tensor or dynamic per-token
+// activations (group-quantized activations belong to the block-FP8 linear op).
+GroupShape checked_group_shape(bool act_quant_static, GroupShape g) {
+  W8A8_CHECK(g.is_per_tensor() || g.is_per_token(),
+             "act_quant_group_shape: expected PER_TENSOR or PER_TOKEN for Fp8LinearOp, got ", g.str());
+  W8A8_CHECK(!act_quant_static || g.is_per_tensor(),
+             "act_quant_group_shape: static activation quantization (act_quant_static=true) supports PER_TENSOR "
+             "only, got ",
+             g.str());
+  return g;
+}
+
+bool is_e4m3_dtype(DType t) { return t == DType::kFloat8E4M3FN || t == DType::kFloat8E4M3FNUZ; }
+
+// A scale of one element (any shape) as [1]: one shape for every backend's "one element" rule.
+TensorView one_element(const TensorView& s) { return TensorView(s.data(), s.dtype(), {1}, {1}, s.device()); }
+
+}  // namespace
+
+Fp8LinearOp::Fp8LinearOp(bool act_quant_static, GroupShape act_quant_group_shape, std::optional<bool> pad_output,
+                         bool force_fp8_e4m3fnuz)
+    : act_quant_static_(act_quant_static),
+      act_quant_group_shape_(checked_group_shape(act_quant_static, act_quant_group_shape)),
+      preferred_backend_(linear_detail::choose_preferred_backend(current_platform(), cutlass_fp8_supported(),
+                                                                 force_fp8_e4m3fnuz)),
+      output_padding_(linear_detail::choose_output_padding(preferred_backend_, pad_output)),
+      quant_fp8_(act_quant_static, act_quant_group_shape, output_padding_, /*column_major_scales=*/false,
+                 /*use_ue8m0=*/false, linear_detail::platform_fp8_dtype(current_platform())) {}
+
+Tensor Fp8LinearOp::apply(const TensorView& input, const TensorView& weight, const TensorView& weight_scale,
+                          std::optional<DType> out_dtype, const std::optional<TensorView>& input_scale,
+                          const std::optional<TensorView>& input_scale_ub, const std::optional<TensorView>& bias,
+                          Stream stream) const {
+  // ---- weight [K, N] FP8, column-major; weight_scale one element or per output channel ----
+  W8A8_CHECK(weight.dim() == 2, "weight: expected a 2-D [K, N] tensor, got ", weight.describe());
+  W8A8_CHECK_TYPE(is_e4m3_dtype(weight.dtype()), "weight: expected float8_e4m3fn or float8_e4m3fnuz, got ",
+                  dtype_name(weight.dtype()));
+  W8A8_CHECK(weight.stride(0) == 1,
+             "weight: expected a column-major [K, N] tensor (stride(0) == 1: the [N, K] weight transposed), got ",
+             weight.describe());
+  const int64_t K = weight.size(0);
+  const int64_t N = weight.size(1);
+  W8A8_CHECK(K > 0, "weight: expected K = weight.size(0) > 0, got ", weight.describe());
+  const Device device = weight.device();
+
+  W8A8_CHECK_TYPE(weight_scale.dtype() == DType::kFloat32, "weight_scale: expected float32, got ",
+                  dtype_name(weight_scale.dtype()));
+  const bool per_tensor_weights = weight_scale.numel() == 1;
+  const bool per_channel_shape = (weight_scale.dim() == 2 && weight_scale.size(0) == N && weight_scale.size(1) == 1) ||
+                                 (weight_scale.dim() == 1 && weight_scale.size(0) == N);
+  W8A8_CHECK(per_tensor_weights || per_channel_shape, "weight_scale: expected one element or [N, 1] / [N] with N = ",
+             N, ", got ", weight_scale.describe());
+  W8A8_CHECK(weight_scale.is_contiguous(), "weight_scale: expected a contiguous tensor, got ",
+             weight_scale.describe());
+  W8A8_CHECK_TYPE(weight_scale.device() == device, "weight_scale: expected a tensor on ", device.str(),
+                  " like weight, got ", weight_scale.describe());
+
+  // ---- input [..., K] ----
+  W8A8_CHECK(input.dim() >= 1, "input: expected a tensor of at least 1 dimension [..., K], got ", input.describe());
+  const bool input_is_fp8 = is_fp8(input.dtype());
+  W8A8_CHECK_TYPE(is_half_or_float(input.dtype()) || is_e4m3_dtype(input.dtype()),
+                  "input: expected bfloat16, float16, float32, or float8_e4m3fn / float8_e4m3fnuz already quantized, "
+                  "got ",
+                  dtype_name(input.dtype()));
+  W8A8_CHECK(input.size(-1) == K, "input: expected the last dimension to be K = weight.size(0) = ", K, ", got ",
+             input.describe());
+  W8A8_CHECK_TYPE(input.device() == device, "input: expected a tensor on ", device.str(), " like weight, got ",
+                  input.describe());
+
+  // The activation's FP8 format: the input's, or the platform's (vLLM's current_platform.fp8_dtype():
+  // e4m3fn everywhere w8a8 builds) when this op quantizes. Both operands share one format.
+  const DType act_fp8 = input_is_fp8 ? input.dtype() : quant_fp8_.fp8_dtype();
+  W8A8_CHECK_TYPE(act_fp8 == weight.dtype(), "weight: expected ", dtype_name(act_fp8), " like the ",
+                  input_is_fp8 ? "FP8 input" : "activation this op quantizes (the platform's FP8 format)", ", got ",
+                  dtype_name(weight.dtype()));
+
+  // 1. input_2d = input.view(-1, K); output_shape = input.shape[:-1] + [N]
+  TensorView input_2d;
+  try {
+    input_2d = input.view({-1, K});
+  } catch (const Error& e) {
+    W8A8_FAIL(ErrorKind::kValue, "input: cannot be viewed as [-1, ", K, "] (", e.what(), ")");
+  }
+  const int64_t M = input_2d.size(0);
+  Dims output_shape;
+  for (int d = 0; d + 1 < input.dim(); ++d) output_shape.push_back(input.size(d));
+  output_shape.push_back(N);
+
+  // 2. out_dtype defaults to the input's dtype.
+  if (!out_dtype.has_value()) {
+    W8A8_CHECK_TYPE(!input_is_fp8, "out_dtype: required when the input is already FP8 (",
+                    dtype_name(input.dtype()), " is no output dtype); expected bfloat16, float16 or float32");
+    out_dtype = input.dtype();
+  }
+  W8A8_CHECK_TYPE(is_half_or_float(*out_dtype), "out_dtype: expected bfloat16, float16 or float32, got ",
+                  dtype_name(*out_dtype));
+
+  if (bias.has_value()) {
+    W8A8_CHECK(bias->dim() == 1 && bias->size(0) == N, "bias: expected a 1-D [N] tensor with N = ", N, ", got ",
+               bias->describe());
+    W8A8_CHECK_TYPE(bias->dtype() == *out_dtype, "bias: expected the output dtype ", dtype_name(*out_dtype),
+                    ", got ", dtype_name(bias->dtype()));
+    W8A8_CHECK_TYPE(bias->device() == device, "bias: expected a tensor on ", device.str(), " like weight, got ",
+                    bias->describe());
+  }
+
+  // 3. Quantize the activation unless it already is FP8.
+  Tensor qinput_owner, x_scale_owner;
+  TensorView qinput, x_scale;
+  if (!input_is_fp8) {
+    if (act_quant_static_) {
+      W8A8_CHECK(input_scale.has_value(),
+                 "input_scale: required for static activation quantization (act_quant_static=true), got none");
+    } else {
+      W8A8_CHECK(!input_scale.has_value(),
+                 "input_scale: must not be given for dynamic activation quantization (act_quant_static=false), got ",
+                 input_scale->describe());
+    }
+    if (input_scale.has_value()) {
+      W8A8_CHECK_TYPE(input_scale->dtype() == DType::kFloat32, "input_scale: expected float32, got ",
+                      dtype_name(input_scale->dtype()));
+      W8A8_CHECK(input_scale->numel() == 1 ||
+                     (input_scale->dim() == 2 && input_scale->size(0) == M && input_scale->size(1) == 1),
+                 "input_scale: expected one element (or [M, 1] per token) with M = ", M, ", got ",
+                 input_scale->describe());
+      W8A8_CHECK_TYPE(input_scale->device() == device, "input_scale: expected a tensor on ", device.str(),
+                      " like weight, got ", input_scale->describe());
+    }
+    if (input_scale_ub.has_value()) {
+      W8A8_CHECK(!act_quant_static_ && act_quant_group_shape_.is_per_token(),
+                 "input_scale_ub: only valid with dynamic per-token activation quantization, but this op is ",
+                 act_quant_static_ ? "static " : "dynamic ", act_quant_group_shape_.str());
+      W8A8_CHECK(input_scale_ub->numel() == 1, "input_scale_ub: expected one element, got ",
+                 input_scale_ub->describe());
+      W8A8_CHECK_TYPE(input_scale_ub->dtype() == DType::kFloat32, "input_scale_ub: expected float32, got ",
+                      dtype_name(input_scale_ub->dtype()));
+    }
+    std::tie(qinput_owner, x_scale_owner) = quant_fp8_(input_2d, input_scale, input_scale_ub, stream);
+    qinput = qinput_owner;
+    x_scale = x_scale_owner;
+  } else {
+    W8A8_CHECK(input_scale.has_value(), "input_scale: required when the input is already FP8 (",
+               dtype_name(input.dtype()), "), got none");
+    W8A8_CHECK(!input_scale_ub.has_value(),
+               "input_scale_ub: only used when this op quantizes the input (dynamic per-token); the input is already ",
+               dtype_name(input.dtype()));
+    qinput = input_2d;
+    x_scale = *input_scale;
+  }
+  W8A8_CHECK_TYPE(x_scale.dtype() == DType::kFloat32, "input_scale: expected float32, got ",
+                  dtype_name(x_scale.dtype()));
+  W8A8_CHECK(x_scale.numel() == 1 || (x_scale.dim() == 2 && x_scale.size(0) == qinput.size(0) && x_scale.size(1) == 1),
+             "input_scale: expected one element or [M, 1] with M = ", qinput.size(0), ", got ", x_scale.describe());
+  W8A8_CHECK_TYPE(x_scale.device() == device, "input_scale: expected a tensor on ", device.str(),
+                  " like weight, got ", x_scale.describe());
+
+  // 4. The seed's rule: per-tensor means one element.
+  const bool per_tensor_activations = x_scale.numel() == 1;
+  const TensorView scale_a = per_tensor_activations ? one_element(x_scale) : x_scale;
+  const TensorView scale_b = per_tensor_weights ? one_element(weight_scale)
+                                                : (weight_scale.dim() == 1 ? weight_scale.view({N, 1}) : weight_scale);
+
+  // 5. Dispatch; the strategy narrows to the first M rows and views as output_shape.
+  const W8A8ScaledMmFn fn = dispatch_w8a8_scaled_mm(preferred_backend_, per_tensor_weights, per_tensor_activations);
+  return fn(qinput, weight, *out_dtype, scale_a, scale_b, bias, M, output_shape, stream);
+}
+
+}  // namespace w8a8
