@@ -6,6 +6,8 @@
 #include "w8a8/error.h"
 #include "w8a8/formats.h"
 #include "w8a8/group_shape.h"
+#include "w8a8/io.h"
+#include "w8a8/checkpoint.h"
 #include "w8a8/linear.h"
 #include "w8a8/platform.h"
 #include "w8a8/quant.h"
