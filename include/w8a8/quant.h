@@ -8,6 +8,8 @@
 //    per_block_quant_fp8, and the QuantFP8 op.
 // Inputs are 2-D [M, K] bf16/fp16/fp32 with the last dimension contiguous (any row stride).
 // Outputs are e4m3fn (default) or e4m3fnuz. Scales are fp32. Inputs and outputs share one device.
+// A NaN input gives the NaN code; a NaN among the elements a dynamic scale reduces makes that scale NaN
+// (torch's x.abs().max() semantics), so its whole row / group / block / tensor quantizes to NaN.
 #pragma once
 
 #include <optional>
@@ -19,7 +21,8 @@
 namespace w8a8 {
 
 // ---- allocation-free entries -------------------------------------------------------------
-// out = fp8(sat(input * (1/scale))); scale has one element.
+// out = fp8(sat(input * (1/scale))); scale has one element. In these three per-row entries out may
+// have M_out >= M rows: rows >= M are token padding, zeroed (and given scale 1 where scales are per row).
 void static_scaled_fp8_quant(const TensorView& out, const TensorView& input, const TensorView& scale,
                              Stream stream = nullptr);
 // Computes scale = max(amax(|input|) / FP8_MAX, MIN_SCALE) into scale_out (one element), then quantizes.
@@ -47,6 +50,8 @@ void per_block_quant_fp8_into(const TensorView& out, const TensorView& scale_out
 //  scale absent     -> dynamic per-tensor, or dynamic per-token when use_per_token_if_dynamic;
 //  num_token_padding -> output rows max(P, M) (not allowed together with output);
 //  scale_ub         -> only with dynamic per-token.
+// A given scale is returned as a non-owning Tensor of the caller's view (vLLM returns the same tensor),
+// except static per-token with padding, which returns a new [M_out, 1] scale whose padded rows are 1.
 std::pair<Tensor, Tensor> scaled_fp8_quant(const TensorView& input,
                                            const std::optional<TensorView>& scale = std::nullopt,
                                            std::optional<int64_t> num_token_padding = std::nullopt,

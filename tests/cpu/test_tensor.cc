@@ -90,7 +90,9 @@ TEST(Tensor, RejectsBadShapes) {
   EXPECT_NE(error_of([&] { t.view({4, -1}); }).find("cannot infer"), std::string::npos);
   EXPECT_NE(error_of([&] { t.view({-1, -1}); }).find("only one"), std::string::npos);
   EXPECT_NE(error_of([&] { t.view({7}); }).find("invalid for a tensor"), std::string::npos);
-  EXPECT_THROW(Tensor::empty({1}, DType::kFloat32, Device::cuda()), Error);
+#ifndef W8A8_WITH_CUDA
+  EXPECT_THROW(Tensor::empty({1}, DType::kFloat32, Device::cuda()), Error);  // no CUDA allocator in this build
+#endif
 }
 
 TEST(Errors, KindAndDtypeNames) {

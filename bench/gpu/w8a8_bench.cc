@@ -1,0 +1,231 @@
+// w8a8-bench: times w8a8's GPU kernels and backends on the harness's shape list.
+//
+// Method (docs/benchmarks.md): each measurement is a CUDA graph of calls that rotate over weight
+// copies filling >= 256 MB (the 50 MB L2 keeps none of them between uses); warm-up by time (>= 3 s
+// before the first large shape, where the H100's clock falls under its power cap); the median of
+// many timed replays. Prints a table and writes JSON rows like bench/torch_baseline.py's.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "w8a8/w8a8.h"
+
+namespace {
+
+using namespace w8a8;
+
+#define CHECK_CUDA(x)                                                                        \
+  do {                                                                                       \
+    cudaError_t e = (x);                                                                     \
+    if (e != cudaSuccess) {                                                                  \
+      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e)); \
+      std::exit(1);                                                                          \
+    }                                                                                        \
+  } while (0)
+
+constexpr size_t kRotateBytes = size_t(256) << 20;
+
+struct Row {
+  std::string op, variant;
+  int64_t M, N, K;
+  double us, tflops, tbps;
+};
+
+// Device tensor of random FP8 codes (uniform values in +-400, never all zero) or floats.
+Tensor random_device(Dims sizes, DType dtype, std::mt19937& gen, float lo = -1.0f, float hi = 1.0f) {
+  Tensor host = Tensor::empty(sizes, dtype);
+  std::uniform_real_distribution<float> d(lo, hi);
+  const int64_t n = host.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = d(gen);
+    char* p = static_cast<char*>(host.data()) + i * int64_t(host.element_size());
+    switch (dtype) {
+      case DType::kFloat8E4M3FN: *reinterpret_cast<uint8_t*>(p) = quantize_e4m3fn(v * 400.0f); break;
+      case DType::kBFloat16: *reinterpret_cast<uint16_t*>(p) = float_to_bf16(v); break;
+      case DType::kFloat16: *reinterpret_cast<uint16_t*>(p) = float_to_fp16(v); break;
+      default: std::memcpy(p, &v, 4); break;
+    }
+  }
+  return host.to(Device::cuda());
+}
+
+// Median microseconds per call of `calls` (a list run once per replay), timed as a CUDA graph.
+double time_graph(const std::vector<std::function<void(cudaStream_t)>>& calls, double warmup_s, int reps) {
+  cudaStream_t stream;
+  CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  for (auto& c : calls) c(stream);  // plans, workspaces, heuristics: outside the capture
+  CHECK_CUDA(cudaStreamSynchronize(stream));
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  for (auto& c : calls) c(stream);
+  CHECK_CUDA(cudaStreamEndCapture(stream, &graph));
+  CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+  cudaEvent_t start, stop;
+  CHECK_CUDA(cudaEventCreate(&start));
+  CHECK_CUDA(cudaEventCreate(&stop));
+  const auto t0 = std::chrono::steady_clock::now();
+  do {
+    for (int i = 0; i < 5; ++i) CHECK_CUDA(cudaGraphLaunch(exec, stream));
+    CHECK_CUDA(cudaStreamSynchronize(stream));
+  } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < warmup_s);
+  std::vector<double> times;
+  for (int r = 0; r < reps; ++r) {
+    CHECK_CUDA(cudaEventRecord(start, stream));
+    CHECK_CUDA(cudaGraphLaunch(exec, stream));
+    CHECK_CUDA(cudaEventRecord(stop, stream));
+    CHECK_CUDA(cudaEventSynchronize(stop));
+    float ms = 0;
+    CHECK_CUDA(cudaEventElapsedTime(&ms, start, stop));
+    times.push_back(double(ms) * 1e3 / double(calls.size()));
+  }
+  CHECK_CUDA(cudaGraphExecDestroy(exec));
+  CHECK_CUDA(cudaGraphDestroy(graph));
+  CHECK_CUDA(cudaEventDestroy(start));
+  CHECK_CUDA(cudaEventDestroy(stop));
+  CHECK_CUDA(cudaStreamDestroy(stream));
+  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+  return times[times.size() / 2];
+}
+
+struct Shape {
+  int64_t M, N, K;
+};
+
+std::vector<Shape> decode_shapes() {
+  std::vector<Shape> s;
+  for (int64_t m : {1, 16, 64})
+    for (auto [n, k] : {std::pair<int64_t, int64_t>{8192, 8192}, {28672, 4096}, {4096, 4096}, {57344, 8192}})
+      s.push_back({m, n, k});
+  return s;
+}
+std::vector<Shape> large_shapes() { return {{8192, 8192, 8192}, {16384, 16384, 16384}, {4096, 7168, 16384}}; }
+
+void gemm_rows(const std::vector<Shape>& shapes, int reps, std::vector<Row>& rows) {
+  std::mt19937 gen(0);
+  bool first_large = true;
+  for (const Shape& s : shapes) {
+    const bool large = s.M * s.N * s.K >= (int64_t(1) << 36);
+    const size_t copies = std::max<size_t>(1, (kRotateBytes + size_t(s.N * s.K) - 1) / size_t(s.N * s.K));
+    std::vector<Tensor> weights;
+    for (size_t i = 0; i < copies; ++i) weights.push_back(random_device({s.N, s.K}, DType::kFloat8E4M3FN, gen));
+    Tensor a = random_device({s.M, s.K}, DType::kFloat8E4M3FN, gen);
+    Tensor out = Tensor::empty({s.M, s.N}, DType::kBFloat16, Device::cuda());
+    struct Variant {
+      const char* name;
+      Tensor sa, sb;
+    };
+    std::vector<Variant> variants = {
+        {"per_tensor", random_device({1}, DType::kFloat32, gen, 0.5f, 1.0f),
+         random_device({1}, DType::kFloat32, gen, 0.5f, 1.0f)},
+        {"rowwise", random_device({s.M, 1}, DType::kFloat32, gen, 0.5f, 1.0f),
+         random_device({s.N, 1}, DType::kFloat32, gen, 0.5f, 1.0f)},
+    };
+    if (s.K % 128 == 0 && s.M % 4 == 0)
+      variants.push_back({"blockwise", random_device({s.K / 128, s.M}, DType::kFloat32, gen, 0.5f, 1.0f).t(),
+                          random_device({(s.N + 127) / 128, s.K / 128}, DType::kFloat32, gen, 0.5f, 1.0f).t()});
+    for (const Variant& v : variants)
+      // (The unfused path allocates its fp32 product per call, so it cannot be captured in a graph.)
+      for (ScaledMmBackend backend : {ScaledMmBackend::kCutlass, ScaledMmBackend::kCublasLt})
+        for (Accumulation acc : {Accumulation::kPromoted, Accumulation::kFast}) {
+          ScaledMmOptions opt{backend, acc};
+          try {
+            scaled_mm(out, a, weights[0].t(), v.sa, v.sb, std::nullopt, opt);
+          } catch (const Error& e) {
+            continue;  // this backend cannot run this variant
+          }
+          std::vector<std::function<void(cudaStream_t)>> calls;
+          for (const Tensor& w : weights)
+            calls.push_back([&, w, opt](cudaStream_t st) {
+              scaled_mm(out, a, w.t(), v.sa, v.sb, std::nullopt, opt, reinterpret_cast<Stream>(st));
+            });
+          const double warm = large ? (first_large ? 3.0 : 1.0) : 0.3;
+          first_large = first_large && !large;
+          const double us = time_graph(calls, warm, reps);
+          const double flops = 2.0 * double(s.M) * double(s.N) * double(s.K);
+          const double bytes = double(s.M * s.K + s.N * s.K + 2 * s.M * s.N);
+          rows.push_back({std::string("w8a8.") + backend_name(backend),
+                          std::string(v.name) + (acc == Accumulation::kFast ? "_fast" : ""), s.M, s.N, s.K, us,
+                          flops / us / 1e6, bytes / us / 1e6});
+          const Row& r = rows.back();
+          std::fprintf(stderr, "%-16s %-16s %6ld %6ld %6ld %10.1f us %7.1f TFLOPS %5.2f TB/s\n", r.op.c_str(),
+                       r.variant.c_str(), long(r.M), long(r.N), long(r.K), r.us, r.tflops, r.tbps);
+        }
+  }
+}
+
+void quant_rows(int reps, std::vector<Row>& rows) {
+  std::mt19937 gen(1);
+  for (auto [M, K] : {std::pair<int64_t, int64_t>{8192, 8192}, {1, 8192}, {16, 8192}, {16, 4096}}) {
+    const size_t copies = std::max<size_t>(1, kRotateBytes / size_t(M * K * 2));
+    std::vector<Tensor> xs;
+    for (size_t i = 0; i < std::min<size_t>(copies, 64); ++i) xs.push_back(random_device({M, K}, DType::kBFloat16, gen));
+    Tensor q = Tensor::empty({M, K}, DType::kFloat8E4M3FN, Device::cuda());
+    Tensor s = Tensor::empty({M, 1}, DType::kFloat32, Device::cuda());
+    Tensor s1 = Tensor::empty({1}, DType::kFloat32, Device::cuda());
+    Tensor sg = Tensor::empty({K / 128, M}, DType::kFloat32, Device::cuda());
+    struct Op {
+      const char* name;
+      std::function<void(const Tensor&, Stream)> run;
+    };
+    const Op ops[] = {
+        {"per_token", [&](const Tensor& x, Stream st) { dynamic_per_token_scaled_fp8_quant(q, x, s, std::nullopt, st); }},
+        {"per_tensor_dynamic", [&](const Tensor& x, Stream st) { dynamic_scaled_fp8_quant(q, x, s1, st); }},
+        {"group128_colmajor", [&](const Tensor& x, Stream st) { per_token_group_quant_fp8_into(q, sg.t(), x, 128, 1e-10, false, st); }},
+    };
+    for (const Op& op : ops) {
+      std::vector<std::function<void(cudaStream_t)>> calls;
+      for (const Tensor& x : xs)
+        calls.push_back([&op, x](cudaStream_t st) { op.run(x, reinterpret_cast<Stream>(st)); });
+      const double us = time_graph(calls, 0.3, reps);
+      rows.push_back({"w8a8.quant", std::string(op.name), M, 0, K, us, 0.0, 3.0 * double(M * K) / us / 1e6});
+      std::fprintf(stderr, "%-16s %-20s %6ld %6ld %10.2f us %5.2f TB/s\n", "w8a8.quant", op.name, long(M), long(K), us,
+                   rows.back().tbps);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string json_path, which = "all";
+  int reps = 50;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--json" && i + 1 < argc) json_path = argv[++i];
+    else if (arg == "--shapes" && i + 1 < argc) which = argv[++i];
+    else if (arg == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
+    else {
+      std::fprintf(stderr, "usage: w8a8-bench [--shapes all|decode|large|quant] [--reps N] [--json FILE]\n");
+      return 2;
+    }
+  }
+  std::vector<Row> rows;
+  if (which == "all" || which == "quant") quant_rows(reps, rows);
+  if (which == "all" || which == "decode") gemm_rows(decode_shapes(), reps, rows);
+  if (which == "all" || which == "large") gemm_rows(large_shapes(), reps, rows);
+  if (!json_path.empty()) {
+    std::FILE* f = std::fopen(json_path.c_str(), "w");
+    if (!f) return 1;
+    cudaDeviceProp prop{};
+    CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
+    std::fprintf(f, "{\"device\": \"%s\", \"rows\": [\n", prop.name);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Row& r = rows[i];
+      std::fprintf(f, " {\"op\": \"%s\", \"variant\": \"%s\", \"M\": %ld, \"N\": %ld, \"K\": %ld, \"us\": %.3f, "
+                      "\"tflops\": %.3f, \"tbps\": %.4f}%s\n",
+                   r.op.c_str(), r.variant.c_str(), long(r.M), long(r.N), long(r.K), r.us, r.tflops, r.tbps,
+                   i + 1 < rows.size() ? "," : "");
+    }
+    std::fprintf(f, "]}\n");
+    std::fclose(f);
+  }
+  return 0;
+}

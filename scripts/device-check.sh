@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# One call on the GPU machine: build the CUDA preset with ninja on every core, run the GPU tests,
+# compute-sanitizer (memcheck, racecheck) over them, check the SASS of the GEMM kernels, then the
+# benchmarks (w8a8-bench and torch in the same run). Logs land in $OUT; the summary table is last.
+#
+#   run on the device:  bash scripts/device-check.sh [quick|full]
+#   carry: third_party/cutlass (scripts/fetch-cutlass.sh fetches it here first)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-full}
+OUT=${OUT:-$PWD/build/device-out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+summary=()
+LOGS=build/device-logs; rm -rf "$LOGS"; mkdir -p "$LOGS"
+step() {  # step NAME COMMAND...: runs, logs to $LOGS/NAME.log (all appended to $OUT/device.log), records pass/fail
+  local name=$1; shift
+  local t0=$SECONDS
+  if "$@" >"$LOGS/$name.log" 2>&1; then
+    summary+=("$(printf '%-22s ok    %4ds' "$name" $((SECONDS - t0)))")
+  else
+    summary+=("$(printf '%-22s FAIL  %4ds' "$name" $((SECONDS - t0)))")
+    grep -B2 -A10 -E "Failure|ERROR|error:|what\(\)" "$LOGS/$name.log" | head -60
+  fi
+  { echo "===== $name"; cat "$LOGS/$name.log"; } >> "$OUT/device.log"
+}
+
+nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw,power.limit,temperature.gpu --format=csv > "$LOGS/gpu.txt"
+step configure cmake -S . -B build/device -G Ninja -DCMAKE_BUILD_TYPE=Release -DW8A8_CUDA=ON -DW8A8_BUILD_CLI=OFF
+step build cmake --build build/device -j "$(nproc)"
+step gpu-tests build/device/tests/w8a8_gpu_tests
+step cpu-tests build/device/tests/w8a8_cpu_tests --gtest_filter='-*Exhaustive*'
+if [ "$mode" = full ]; then
+  step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 build/device/tests/w8a8_gpu_tests \
+    --gtest_filter='GpuQuant.*:GpuScaledMm.Blockwise:GpuScaledMm.UnalignedShapesFallBack:GpuLinear*'
+  step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 build/device/tests/w8a8_gpu_tests \
+    --gtest_filter='GpuQuant.PerToken*:GpuQuant.BlockQuant*:GpuScaledMm.UnalignedShapesFallBack'
+fi
+# SASS: FP8 matrix instructions (QGMMA) in the GEMM kernels that are ours.
+cuobjdump --dump-sass build/device/libw8a8.a > "$LOGS/sass.txt" 2>/dev/null
+echo "QGMMA instructions in libw8a8.a: $(grep -c QGMMA "$LOGS/sass.txt")" > "$LOGS/sass-summary.txt"
+
+shapes=decode; [ "$mode" = full ] && shapes=all
+step bench-w8a8 build/device/bench/w8a8-bench --shapes "$shapes" --json "$OUT/w8a8.json"
+step bench-torch python3 bench/torch_baseline.py --json "$OUT/torch.json" $([ "$mode" = full ] || echo --quick)
+python3 bench/compare.py "$OUT/w8a8.json" "$OUT/torch.json" > "$OUT/compare.txt" 2>&1
+
+echo
+cat "$LOGS/gpu.txt" "$LOGS/sass-summary.txt"
+grep -h -E "^\[  (PASSED|FAILED) |ERROR SUMMARY" "$LOGS"/gpu-tests.log "$LOGS"/cpu-tests.log "$LOGS"/memcheck.log "$LOGS"/racecheck.log 2>/dev/null
+cat "$OUT/compare.txt"
+printf '%s\n' "${summary[@]}"

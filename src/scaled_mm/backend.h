@@ -1,0 +1,51 @@
+// The internal backend interface of scaled_mm, CUTLASS-style: can_implement(problem) -> run(args).
+//
+// Backends live in src/scaled_mm/<name>/ and include only this header and problem.h; they never
+// include each other or the public entry (scaled_mm.cc). The registry (registry.cc) lists the backends
+// built in, in preference order, and is the only place that knows them all.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scaled_mm/problem.h"
+#include "w8a8/scaled_mm.h"
+#include "w8a8/tensor.h"
+
+namespace w8a8::smm {
+
+// Answer to a capability question: ok, or why not ("needs a CUDA device", "K % 16 != 0", ...).
+struct Support {
+  bool ok = true;
+  std::string reason;
+  static Support yes() { return {}; }
+  static Support no(std::string why) { return {false, std::move(why)}; }
+  explicit operator bool() const { return ok; }
+};
+
+// One validated call. The views are exactly the caller's (scales and bias as given, strides included).
+struct ScaledMmArgs {
+  TensorView out;  // [M, N], stride(1) == 1
+  TensorView a;    // [M, K], stride(1) == 1
+  TensorView b;    // [K, N], stride(0) == 1
+  TensorView scale_a;
+  TensorView scale_b;
+  std::optional<TensorView> bias;
+  Stream stream = nullptr;
+  ScaledMmProblem problem;
+};
+
+struct Backend {
+  ScaledMmBackend id;
+  const char* name;  // backend_name(id)
+  Support (*can_implement)(const ScaledMmProblem& problem);
+  void (*run)(const ScaledMmArgs& args);  // only called after can_implement said yes
+};
+
+// The backends built in, in preference order (kAuto takes the first that can run a problem).
+const std::vector<const Backend*>& registered_backends();
+// nullptr when `id` is not built in.
+const Backend* find_backend(ScaledMmBackend id);
+
+}  // namespace w8a8::smm

@@ -1,0 +1,135 @@
+// GPU scaled GEMM backends against the float64 reference (spec section 7 tolerances for the GPU).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "common/reference.h"
+#include "gpu/gpu_test_util.h"
+#include "w8a8/scaled_mm.h"
+
+namespace w8a8 {
+namespace {
+
+using gputest::to_cpu;
+using gputest::to_gpu;
+
+double gpu_tolerance(DType out, Accumulation acc) {
+  const double accumulate = acc == Accumulation::kFast ? 3e-3 : 3e-4;
+  const double rounding = out == DType::kBFloat16 ? 4e-3 : out == DType::kFloat16 ? 1e-3 : 0.0;
+  return std::max(accumulate, rounding);
+}
+
+struct Operands {
+  Tensor a, b, scale_a, scale_b;  // CPU
+  std::optional<Tensor> bias;
+};
+
+// A [M, K] row-major; B [K, N] column-major (a [N, K] weight seen transposed).
+Operands make(int64_t M, int64_t N, int64_t K, ScaleKind sa, ScaleKind sb, DType out, bool bias, std::mt19937& g) {
+  Operands o;
+  o.a = Tensor::empty({M, K}, DType::kFloat8E4M3FN);
+  testref::fill_random_fp8(o.a, g);
+  Tensor w = Tensor::empty({N, K}, DType::kFloat8E4M3FN);
+  testref::fill_random_fp8(w, g);
+  o.b = w.t();
+  if (sa == ScaleKind::kBlock) {
+    // Activation scales [M, K/128] column-major (M contiguous), as cuBLASLt and DeepGEMM take them.
+    o.scale_a = testref::random_scales({K / 128, M}, g).t();
+    // Weight scales [K/128, ceil(N/128)] as the transpose of a checkpoint's [ceil(N/128), K/128].
+    o.scale_b = testref::random_scales({(N + 127) / 128, K / 128}, g).t();
+  } else {
+    o.scale_a = sa == ScaleKind::kPerToken ? testref::random_scales({M, 1}, g) : testref::random_scales({1}, g);
+    o.scale_b = sb == ScaleKind::kPerChannel ? testref::random_scales({N, 1}, g) : testref::random_scales({1}, g);
+  }
+  if (bias) o.bias = testref::random_bias(N, out, g);
+  return o;
+}
+
+void check(const Operands& o, DType out_dtype, ScaledMmBackend backend, Accumulation acc, const char* what) {
+  const bool block = o.scale_a.dim() == 2 && o.scale_a.size(1) > 1;
+  const auto ref = testref::scaled_mm(o.a, o.b, o.scale_a, o.scale_b,
+                                      o.bias ? std::optional<TensorView>(*o.bias) : std::nullopt, block);
+  Tensor a = to_gpu(o.a), w = to_gpu(Tensor(o.b).t()), b = w.t();
+  Tensor sa = to_gpu(Tensor::copy_of(o.scale_a.dim() == 2 && o.scale_a.stride(0) == 1 && o.scale_a.size(0) > 1
+                                         ? Tensor(o.scale_a).t() : o.scale_a));
+  Tensor sb = to_gpu(Tensor::copy_of(block ? Tensor(o.scale_b).t() : o.scale_b));
+  TensorView sa_view = (o.scale_a.dim() == 2 && o.scale_a.stride(0) == 1 && o.scale_a.size(0) > 1) ? sa.t() : sa;
+  TensorView sb_view = block ? sb.t() : sb;
+  std::optional<Tensor> bias;
+  if (o.bias) bias = to_gpu(*o.bias);
+  Tensor out = Tensor::empty({o.a.size(0), o.b.size(1)}, out_dtype, Device::cuda());
+  gputest::poison(out);
+  ScaledMmOptions opt;
+  opt.backend = backend;
+  opt.accumulation = acc;
+  scaled_mm(out, a, b, sa_view, sb_view, bias ? std::optional<TensorView>(*bias) : std::nullopt, opt);
+  gputest::sync();
+  Tensor host = to_cpu(out);
+  EXPECT_TRUE(testref::matches_reference(host, ref, gpu_tolerance(out_dtype, acc)))
+      << what << " backend=" << backend_name(backend) << " acc=" << accumulation_name(acc) << " M=" << o.a.size(0)
+      << " N=" << o.b.size(1) << " K=" << o.a.size(1) << " out=" << dtype_name(out_dtype);
+}
+
+const int64_t kRows[] = {1, 2, 3, 4, 15, 16, 17, 64, 127, 128, 1000};
+
+TEST(GpuScaledMm, EveryScalePairingOutDtypeAndBias) {
+  W8A8_REQUIRE_GPU();
+  std::mt19937 g(21);
+  const std::pair<ScaleKind, ScaleKind> pairings[] = {{ScaleKind::kPerTensor, ScaleKind::kPerTensor},
+                                                      {ScaleKind::kPerToken, ScaleKind::kPerChannel},
+                                                      {ScaleKind::kPerTensor, ScaleKind::kPerChannel},
+                                                      {ScaleKind::kPerToken, ScaleKind::kPerTensor}};
+  for (auto [sa, sb] : pairings)
+    for (int64_t M : kRows)
+      for (DType out : {DType::kBFloat16, DType::kFloat16, DType::kFloat32})
+        for (bool bias : {false, true}) {
+          const int64_t N = M % 2 ? 272 : 384, K = M % 3 ? 528 : 1024;
+          Operands o = make(M, N, K, sa, sb, out, bias, g);
+          const std::string what = std::string(scale_kind_name(sa)) + " x " + scale_kind_name(sb);
+          check(o, out, ScaledMmBackend::kAuto, Accumulation::kDefault, what.c_str());
+          check(o, out, ScaledMmBackend::kUnfused, Accumulation::kDefault, what.c_str());
+          const bool lt = !(bias && out == DType::kFloat32);  // cuBLASLt: bf16 bias only with fp32 out
+          if (lt) {
+            check(o, out, ScaledMmBackend::kCublasLt, Accumulation::kPromoted, what.c_str());
+            check(o, out, ScaledMmBackend::kCublasLt, Accumulation::kFast, what.c_str());
+          }
+        }
+}
+
+TEST(GpuScaledMm, LongKAccumulationPolicies) {
+  W8A8_REQUIRE_GPU();
+  std::mt19937 g(22);
+  for (int64_t K : {int64_t(4096), int64_t(16384)}) {
+    Operands o = make(16, 256, K, ScaleKind::kPerToken, ScaleKind::kPerChannel, DType::kFloat32, false, g);
+    check(o, DType::kFloat32, ScaledMmBackend::kCublasLt, Accumulation::kPromoted, "long K promoted");
+    check(o, DType::kFloat32, ScaledMmBackend::kCublasLt, Accumulation::kFast, "long K fast");
+  }
+}
+
+TEST(GpuScaledMm, Blockwise) {
+  W8A8_REQUIRE_GPU();
+  std::mt19937 g(23);
+  for (int64_t M : {int64_t(4), int64_t(16), int64_t(64), int64_t(128), int64_t(1000)})
+    for (auto [N, K] : {std::pair<int64_t, int64_t>{256, 512}, {384, 1536}, {272, 512}})
+      for (DType out : {DType::kBFloat16, DType::kFloat16}) {
+        Operands o = make(M, N, K, ScaleKind::kBlock, ScaleKind::kBlock, out, false, g);
+        check(o, out, ScaledMmBackend::kAuto, Accumulation::kDefault, "blockwise");
+      }
+}
+
+TEST(GpuScaledMm, UnalignedShapesFallBack) {
+  W8A8_REQUIRE_GPU();
+  std::mt19937 g(24);
+  // N and K not multiples of 16: cuBLASLt refuses, the dispatcher must still run them.
+  Operands o = make(5, 100, 72, ScaleKind::kPerToken, ScaleKind::kPerChannel, DType::kBFloat16, true, g);
+  ScaledMmOptions opt;
+  Tensor a = to_gpu(o.a), b = to_gpu(Tensor(o.b).t()).t();
+  Tensor out = Tensor::empty({5, 100}, DType::kBFloat16, Device::cuda());
+  const BackendChoice choice = choose_scaled_mm_backend(out, a, b, to_gpu(o.scale_a), to_gpu(o.scale_b),
+                                                        std::nullopt, opt);
+  EXPECT_NE(choice.backend, ScaledMmBackend::kCublasLt) << choice.reason;
+}
+
+}  // namespace
+}  // namespace w8a8
