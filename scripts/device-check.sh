@@ -3,7 +3,7 @@
 # compute-sanitizer (memcheck, racecheck) over them, check the SASS of the GEMM kernels, then the
 # benchmarks (w8a8-bench and torch in the same run). Logs land in $OUT; the summary table is last.
 #
-#   run on the device:  bash scripts/device-check.sh [quick|full]
+#   run on the device:  bash scripts/device-check.sh [quick|quant|full]
 #   carry: third_party/cutlass (scripts/fetch-cutlass.sh fetches it here first)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,9 +40,13 @@ fi
 cuobjdump --dump-sass build/device/libw8a8.a > "$LOGS/sass.txt" 2>/dev/null
 echo "QGMMA instructions in libw8a8.a: $(grep -c QGMMA "$LOGS/sass.txt")" > "$LOGS/sass-summary.txt"
 
-shapes=decode; [ "$mode" = full ] && shapes=all
+case "$mode" in
+  full) shapes=all; torch_flags= ;;
+  quant) shapes=quant; torch_flags=--quant-only ;;
+  *) shapes=decode; torch_flags=--quick ;;
+esac
 step bench-w8a8 build/device/bench/w8a8-bench --shapes "$shapes" --json "$OUT/w8a8.json"
-step bench-torch python3 bench/torch_baseline.py --json "$OUT/torch.json" $([ "$mode" = full ] || echo --quick)
+step bench-torch python3 bench/torch_baseline.py --json "$OUT/torch.json" $torch_flags
 python3 bench/compare.py "$OUT/w8a8.json" "$OUT/torch.json" > "$OUT/compare.txt" 2>&1
 
 echo

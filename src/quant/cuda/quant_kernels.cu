@@ -3,6 +3,7 @@
 // read back by the host.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 
 #include <algorithm>
 #include <type_traits>
@@ -30,9 +31,25 @@ struct Fp32 {
   static __device__ __forceinline__ float load(T x) { return x; }
 };
 
+// e4m3fn: the hardware conversion (sm_89+): round to nearest even, saturate to +-448, NaN -> 0x7F,
+// which is exactly formats.h's quantize_e4m3fn (the GPU tests compare every code with the CPU).
+// One instruction per pair instead of ~40 for the bit-twiddling encoder, which made these memory-
+// bound kernels compute-bound. e4m3fnuz has no hardware conversion: formats.h's encoder.
 template <bool kFnuz>
 __device__ __forceinline__ uint8_t encode(float v) {
-  return kFnuz ? quantize_e4m3fnuz(v) : quantize_e4m3fn(v);
+  if constexpr (kFnuz) {
+    return quantize_e4m3fnuz(v);
+  } else {
+    return uint8_t(__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3));
+  }
+}
+template <bool kFnuz>
+__device__ __forceinline__ uint16_t encode2(float lo, float hi) {
+  if constexpr (kFnuz) {
+    return uint16_t(quantize_e4m3fnuz(lo) | (uint16_t(quantize_e4m3fnuz(hi)) << 8));
+  } else {
+    return uint16_t(__nv_cvt_float2_to_fp8x2(make_float2(lo, hi), __NV_SATFINITE, __NV_E4M3));
+  }
 }
 
 // |x| as an order-preserving integer: NaN compares above everything, so integer max propagates
@@ -102,8 +119,17 @@ __device__ __forceinline__ uint32_t vec_amax(const Vec<In, VEC>& x) {
 template <class In, int VEC, bool kFnuz>
 __device__ __forceinline__ QVec<VEC> vec_quant(const Vec<In, VEC>& x, float inv) {
   QVec<VEC> q;
+  if constexpr (VEC % 2 == 0) {
 #pragma unroll
-  for (int j = 0; j < VEC; ++j) q.v[j] = encode<kFnuz>(In::load(x.v[j]) * inv);
+    for (int j = 0; j < VEC; j += 2) {
+      const uint16_t pair = encode2<kFnuz>(In::load(x.v[j]) * inv, In::load(x.v[j + 1]) * inv);
+      q.v[j] = uint8_t(pair);
+      q.v[j + 1] = uint8_t(pair >> 8);
+    }
+  } else {
+#pragma unroll
+    for (int j = 0; j < VEC; ++j) q.v[j] = encode<kFnuz>(In::load(x.v[j]) * inv);
+  }
   return q;
 }
 
@@ -209,6 +235,28 @@ __global__ void group_kernel(uint8_t* __restrict__ out, int64_t out_ld, const ty
   const float inv = reciprocal(s);
   auto* q = reinterpret_cast<QVec<VEC>*>(out + m * out_ld + g * G);
   for (int64_t i = lane; i < nvec; i += 32) q[i] = vec_quant<In, VEC, kFnuz>(x[i], inv);
+}
+
+// Groups of exactly `lanes` vectors (a power of two <= 32): each lane holds one vector, a warp holds
+// 32 / lanes groups, the amax is a shuffle reduction inside each lane segment. G=128 bf16: 16 lanes.
+template <class In, int VEC, bool kFnuz>
+__global__ void group_kernel_lanes(uint8_t* __restrict__ out, int64_t out_ld, const typename In::T* __restrict__ in,
+                                   int64_t in_ld, int64_t M, int64_t K, int lanes, float* __restrict__ scales,
+                                   int64_t s0, int64_t s1, float eps, bool ue8m0, float qmax) {
+  const int64_t G = int64_t(lanes) * VEC, ng = K / G;
+  const int64_t thread = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  const int64_t group = thread / lanes;
+  const int lane = int(thread % lanes);
+  const bool active = group < M * ng;  // inactive lanes still join the shuffles
+  const int64_t m = active ? group / ng : 0, g = active ? group - m * ng : 0;
+  Vec<In, VEC> x{};
+  if (active) x = reinterpret_cast<const Vec<In, VEC>*>(in + m * in_ld + g * G)[lane];
+  uint32_t amax = active ? vec_amax<In, VEC>(x) : 0u;
+  for (int o = lanes / 2; o > 0; o >>= 1) amax = max(amax, __shfl_xor_sync(0xFFFFFFFFu, amax, o));
+  if (!active) return;
+  const float s = group_scale(__uint_as_float(amax), eps, qmax, ue8m0);
+  if (lane == 0) scales[m * s0 + g * s1] = s;
+  reinterpret_cast<QVec<VEC>*>(out + m * out_ld + g * G)[lane] = vec_quant<In, VEC, kFnuz>(x, reciprocal(s));
 }
 
 // One block per (block_n, block_k) tile; scalar accesses (tiles may be ragged and it is load time).
@@ -359,7 +407,14 @@ void per_token_group_quant(const TensorView& out, const TensorView& input, float
     constexpr int kVec = 16 / sizeof(typename In::T);
     constexpr bool kFnuz = decltype(fnuz)::value;
     const auto* x = input.data_as<const typename In::T>();
-    if (group_size % kVec == 0 && can_vectorize(input, out, kVec)) {
+    const int64_t lanes = group_size / kVec;
+    const bool vec = group_size % kVec == 0 && can_vectorize(input, out, kVec);
+    if (vec && lanes <= 32 && (lanes & (lanes - 1)) == 0) {
+      const int64_t threads = groups * lanes;
+      group_kernel_lanes<In, kVec, kFnuz><<<unsigned((threads + kThreads - 1) / kThreads), kThreads, 0, s>>>(
+          out.data_as<uint8_t>(), out.stride(0), x, input.stride(0), M, K, int(lanes), scale_out, s0, s1, eps,
+          use_ue8m0, qmax);
+    } else if (vec) {
       group_kernel<In, kVec, kFnuz><<<unsigned(blocks), kThreads, 0, s>>>(
           out.data_as<uint8_t>(), out.stride(0), x, input.stride(0), M, K, group_size, scale_out, s0, s1, eps,
           use_ue8m0, qmax);
