@@ -30,9 +30,9 @@ step configure cmake -S . -B build/device -G Ninja -DCMAKE_BUILD_TYPE=Release -D
 step build cmake --build build/device -j "$(nproc)"
 step gpu-tests build/device/tests/w8a8_gpu_tests
 step cpu-tests build/device/tests/w8a8_cpu_tests --gtest_filter='-*Exhaustive*'
-if [ "$mode" = full ]; then
+if [ "$mode" != quant ]; then
   step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 build/device/tests/w8a8_gpu_tests \
-    --gtest_filter='GpuQuant.*:GpuScaledMm.Blockwise:GpuScaledMm.UnalignedShapesFallBack:GpuLinear*'
+    --gtest_filter='GpuQuant.*:GpuScaledMm.Blockwise*:GpuScaledMm.Unfused*:GpuScaledMm.UnalignedShapesFallBack:GpuLinear*'
   step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 build/device/tests/w8a8_gpu_tests \
     --gtest_filter='GpuQuant.PerToken*:GpuQuant.BlockQuant*:GpuScaledMm.UnalignedShapesFallBack'
 fi

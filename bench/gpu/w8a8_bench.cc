@@ -132,8 +132,7 @@ void gemm_rows(const std::vector<Shape>& shapes, int reps, std::vector<Row>& row
       variants.push_back({"blockwise", random_device({s.K / 128, s.M}, DType::kFloat32, gen, 0.5f, 1.0f).t(),
                           random_device({(s.N + 127) / 128, s.K / 128}, DType::kFloat32, gen, 0.5f, 1.0f).t()});
     for (const Variant& v : variants)
-      // (The unfused path allocates its fp32 product per call, so it cannot be captured in a graph.)
-      for (ScaledMmBackend backend : {ScaledMmBackend::kCutlass, ScaledMmBackend::kCublasLt})
+      for (ScaledMmBackend backend : {ScaledMmBackend::kCutlass, ScaledMmBackend::kCublasLt, ScaledMmBackend::kUnfused})
         for (Accumulation acc : {Accumulation::kPromoted, Accumulation::kFast}) {
           ScaledMmOptions opt{backend, acc};
           try {

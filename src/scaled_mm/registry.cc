@@ -24,7 +24,7 @@ std::vector<const Backend*> make_registry() {
   std::vector<const Backend*> list;
 #ifdef W8A8_WITH_CUDA
   list.push_back(&cublaslt::backend());
-  unfused::set_device_ops(DeviceType::kCUDA, {cublaslt::base_gemm, cublaslt::epilogue});
+  unfused::set_device_ops(DeviceType::kCUDA, {cublaslt::base_gemm, cublaslt::epilogue, cublaslt::scratch});
 #endif
   list.push_back(&cpu::backend());
   unfused::set_device_ops(DeviceType::kCPU, {cpu_base_gemm, unfused::epilogue_cpu});

@@ -118,6 +118,67 @@ TEST(GpuScaledMm, Blockwise) {
       }
 }
 
+// Every M from 1, K/128 not a multiple of 4, and the spec's row-major scale layouts: the backend
+// repacks and pads in stream scratch.
+TEST(GpuScaledMm, BlockwiseAnyMAndScaleLayout) {
+  W8A8_REQUIRE_GPU();
+  std::mt19937 g(25);
+  for (int64_t M : {int64_t(1), int64_t(2), int64_t(3), int64_t(5), int64_t(17), int64_t(127), int64_t(129)})
+    for (auto [N, K] : {std::pair<int64_t, int64_t>{256, 640}, {400, 1024}}) {
+      const int64_t L = K / 128, NB = (N + 127) / 128;
+      Operands o = make(M, N, K, ScaleKind::kBlock, ScaleKind::kBlock, DType::kBFloat16, false, g);
+      const auto ref = testref::scaled_mm(o.a, o.b, o.scale_a, o.scale_b, std::nullopt, true);
+      // Row-major scale_a [M, L] and row-major scale_b [L, NB], as the spec writes them.
+      Tensor sa_rm = Tensor::copy_of(o.scale_a), sb_rm = Tensor::copy_of(o.scale_b);
+      for (bool row_major : {false, true}) {
+        Tensor a = to_gpu(o.a), b = to_gpu(Tensor(o.b).t()).t();
+        Tensor sa = row_major ? to_gpu(sa_rm) : to_gpu(Tensor::copy_of(Tensor(o.scale_a).t())).t();
+        Tensor sb = row_major ? to_gpu(sb_rm) : to_gpu(Tensor::copy_of(Tensor(o.scale_b).t())).t();
+        ASSERT_EQ(sa.size(0), M);
+        ASSERT_EQ(sa.size(1), L);
+        ASSERT_EQ(sb.size(1), NB);
+        Tensor out = Tensor::empty({M, N}, DType::kBFloat16, Device::cuda());
+        gputest::poison(out);
+        scaled_mm(out, a, b, sa, sb, std::nullopt, ScaledMmOptions{ScaledMmBackend::kCublasLt, Accumulation::kDefault});
+        gputest::sync();
+        EXPECT_TRUE(testref::matches_reference(to_cpu(out), ref, gpu_tolerance(DType::kBFloat16, Accumulation::kDefault)))
+            << "M=" << M << " N=" << N << " K=" << K << " row_major=" << row_major;
+      }
+    }
+}
+
+// The unfused path takes its fp32 product from stream scratch: capturable after a first call.
+TEST(GpuScaledMm, UnfusedAndMixedAreGraphCapturable) {
+  W8A8_REQUIRE_GPU();
+  std::mt19937 g(26);
+  Operands o = make(17, 256, 512, ScaleKind::kPerToken, ScaleKind::kPerTensor, DType::kBFloat16, true, g);
+  const auto ref = testref::scaled_mm(o.a, o.b, o.scale_a, o.scale_b, std::optional<TensorView>(*o.bias), false);
+  Tensor a = to_gpu(o.a), b = to_gpu(Tensor(o.b).t()).t(), sa = to_gpu(o.scale_a), sb = to_gpu(o.scale_b);
+  Tensor bias = to_gpu(*o.bias);
+  for (ScaledMmBackend backend : {ScaledMmBackend::kUnfused, ScaledMmBackend::kCublasLt}) {
+    Tensor out = Tensor::empty({17, 256}, DType::kBFloat16, Device::cuda());
+    cudaStream_t s;
+    ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+    const ScaledMmOptions opt{backend, Accumulation::kDefault};
+    scaled_mm(out, a, b, sa, sb, std::optional<TensorView>(bias), opt, s);  // sizes scratch and workspaces
+    ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+    gputest::poison(out);
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+    scaled_mm(out, a, b, sa, sb, std::optional<TensorView>(bias), opt, s);
+    ASSERT_EQ(cudaStreamEndCapture(s, &graph), cudaSuccess);
+    ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+    ASSERT_EQ(cudaGraphLaunch(exec, s), cudaSuccess);
+    ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+    EXPECT_TRUE(testref::matches_reference(to_cpu(out), ref, gpu_tolerance(DType::kBFloat16, Accumulation::kDefault)))
+        << backend_name(backend);
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    cudaStreamDestroy(s);
+  }
+}
+
 TEST(GpuScaledMm, UnalignedShapesFallBack) {
   W8A8_REQUIRE_GPU();
   std::mt19937 g(24);

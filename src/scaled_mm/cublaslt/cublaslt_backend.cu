@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cuda/check.h"
+#include "cuda/scratch.h"
 #include "scaled_mm/cublaslt/cublaslt_backend.h"
 
 namespace w8a8::smm::cublaslt {
@@ -187,12 +188,7 @@ Support can_implement(const ScaledMmProblem& p) {
   if (p.blockwise()) {
     if (p.accumulation == Accumulation::kFast) return Support::no("cublaslt: no fast accumulation with block scales");
     if (p.has_bias) return Support::no("cublaslt: no bias epilogue with block scales");
-    // cuBLASLt's layouts: activation scales [K/128][M] (M contiguous), weight scales [N/128][K/128]
-    // (K/128 contiguous, a multiple of 4 apart), M and N multiples of 4.
-    if (!p.scale_a_column_major) return Support::no("cublaslt: block scale_a must be column-major (M contiguous)");
-    if (!p.scale_b_column_major || p.k_blocks() % 4 != 0)
-      return Support::no("cublaslt: block scale_b must be column-major ([N/128, K/128] transposed) with K/128 % 4 == 0");
-    if (p.m % 4 != 0) return Support::no("cublaslt: block scaling needs M % 4 == 0 (M=" + std::to_string(p.m) + ")");
+    // Other scale layouts and M % 4 != 0 are repacked / padded in stream scratch (run_block_repacked).
   }
   return Support::yes();
 }
@@ -245,9 +241,7 @@ Pointers pointers_for(const ScaledMmArgs& args, const PlanKey& key, cudaStream_t
   return ptr;
 }
 
-void run(const ScaledMmArgs& args) {
-  if (args.problem.m == 0 || args.problem.n == 0) return;
-  cudaStream_t stream = resolve_stream(args.stream);
+void run_direct(const ScaledMmArgs& args, cudaStream_t stream) {
   W8A8_CHECK_KIND(ErrorKind::kUnsupported,
                   aligned16(args.a.data()) && aligned16(args.b.data()) && aligned16(args.out.data()),
                   "cublaslt: operands and output must start 16-byte aligned (", args.problem.str(), ")");
@@ -262,6 +256,73 @@ void run(const ScaledMmArgs& args) {
   W8A8_CUBLAS_CHECK(cublasLtMatmul(handle_for(key.device), plan.desc, &alpha, args.b.data(), plan.a, args.a.data(),
                                    plan.b, &beta, args.out.data(), plan.d, args.out.data(), plan.d, &plan.algo,
                                    workspace_for(key.device, stream), kWorkspaceBytes, stream));
+}
+
+// cuBLASLt's block scaling reads activation scales as [K/128][M] (M contiguous) and weight scales as
+// [ceil(N/128)][round_up(K/128, 4)] (K/128 contiguous), with M a multiple of 4. A problem already laid out
+// so runs directly.
+bool block_layout_is_direct(const ScaledMmArgs& args) {
+  const ScaledMmProblem& p = args.problem;
+  const int64_t L = p.k_blocks(), L4 = (L + 3) / 4 * 4;
+  const TensorView &sa = args.scale_a, &sb = args.scale_b;
+  // cuBLASLt takes no leading dimension for scales: the strides must be exactly M and L4.
+  const bool a_ok = p.m % 4 == 0 && (p.m == 1 || sa.stride(0) == 1) && (L == 1 || sa.stride(1) == p.m);
+  const bool b_ok = (L == 1 || sb.stride(0) == 1) && (p.n_blocks() == 1 || sb.stride(1) == L4);
+  return a_ok && b_ok && reinterpret_cast<uintptr_t>(sa.data()) % 16 == 0 &&
+         reinterpret_cast<uintptr_t>(sb.data()) % 16 == 0;
+}
+
+// Everything else: the scales are repacked, and with M % 4 != 0 the activation and output padded to
+// M4 = round_up(M, 4) rows, all in stream scratch. A few small copies; every M from 1 runs.
+void run_block_repacked(const ScaledMmArgs& args, cudaStream_t stream) {
+  const ScaledMmProblem& p = args.problem;
+  const int64_t M = p.m, N = p.n, K = p.k, L = p.k_blocks(), L4 = (L + 3) / 4 * 4, NB = p.n_blocks();
+  const int64_t M4 = (M + 3) / 4 * 4;
+  const bool pad = M4 != M;
+  const size_t out_es = dtype_size(p.out_dtype);
+  cuda::ScratchCarver carve;
+  carve.reserve(size_t(L * M4) * 4);
+  carve.reserve(size_t(NB * L4) * 4);
+  if (pad) {
+    carve.reserve(size_t(M4 * K));
+    carve.reserve(size_t(M4 * N) * out_es);
+  }
+  carve.bind(cuda::stream_scratch(carve.total(), stream));
+  float* sa = carve.take<float>(size_t(L * M4));
+  float* sb = carve.take<float>(size_t(NB * L4));
+  // scale_a (m, l) -> sa[l * M4 + m]; scale_b (l, nb) -> sb[nb * L4 + l].
+  repack_scales(sa, L, M4, args.scale_a.data_as<const float>(), L, M, args.scale_a.stride(1), args.scale_a.stride(0),
+                1.0f, stream);
+  repack_scales(sb, NB, L4, args.scale_b.data_as<const float>(), NB, L, args.scale_b.stride(1),
+                args.scale_b.stride(0), 0.0f, stream);
+  ScaledMmArgs x = args;
+  x.problem.m = M4;
+  x.problem.scale_a_column_major = x.problem.scale_b_column_major = true;
+  x.scale_a = TensorView(sa, DType::kFloat32, {M4, L}, {1, M4}, args.a.device());
+  x.scale_b = TensorView(sb, DType::kFloat32, {L, NB}, {1, L4}, args.b.device());
+  if (pad) {
+    uint8_t* a = carve.take<uint8_t>(size_t(M4 * K));
+    void* out = carve.take<char>(size_t(M4 * N) * out_es);
+    W8A8_CUDA_CHECK(cudaMemcpy2DAsync(a, size_t(K), args.a.data(), size_t(args.a.stride(0)), size_t(K), size_t(M),
+                                      cudaMemcpyDeviceToDevice, stream));
+    W8A8_CUDA_CHECK(cudaMemsetAsync(a + M * K, 0, size_t((M4 - M) * K), stream));
+    x.a = TensorView(a, args.a.dtype(), {M4, K}, args.a.device());
+    x.out = TensorView(out, p.out_dtype, {M4, N}, args.out.device());
+    x.problem.a_row_stride = K;
+    x.problem.out_row_stride = N;
+    run_direct(x, stream);
+    W8A8_CUDA_CHECK(cudaMemcpy2DAsync(args.out.data(), size_t(args.out.stride(0)) * out_es, out, size_t(N) * out_es,
+                                      size_t(N) * out_es, size_t(M), cudaMemcpyDeviceToDevice, stream));
+  } else {
+    run_direct(x, stream);
+  }
+}
+
+void run(const ScaledMmArgs& args) {
+  if (args.problem.m == 0 || args.problem.n == 0) return;
+  cudaStream_t stream = resolve_stream(args.stream);
+  if (args.problem.blockwise() && !block_layout_is_direct(args)) return run_block_repacked(args, stream);
+  run_direct(args, stream);
 }
 
 const Backend kBackend{ScaledMmBackend::kCublasLt, "cublaslt", can_implement, run};
@@ -312,6 +373,8 @@ void base_gemm(const TensorView& acc, const TensorView& a, const TensorView& b, 
     simt_gemm_unit_scales(acc, a, b, stream);
   }
 }
+
+void* scratch(size_t bytes, Stream stream) { return cuda::stream_scratch(bytes, resolve_stream(stream)); }
 
 void prepare(Stream stream) {
   const int device = current_device();

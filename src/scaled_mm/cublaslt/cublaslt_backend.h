@@ -21,6 +21,14 @@ void base_gemm(const TensorView& acc, const TensorView& a, const TensorView& b, 
 void epilogue(const TensorView& out, const TensorView& acc, const TensorView& scale_a, const TensorView& scale_b,
               const std::optional<TensorView>& bias, Stream stream);
 
+// The calling stream's scratch memory (src/cuda/scratch.h), for the unfused path's product.
+void* scratch(size_t bytes, Stream stream);
+
+// dst[i * dst_ld + j] = i < rows && j < cols ? src[i * s_i + j * s_j] : fill, for i < dst_rows, j < dst_ld:
+// repacks (and pads) scale tensors into the layouts cuBLASLt's block scaling reads.
+void repack_scales(float* dst, int64_t dst_rows, int64_t dst_ld, const float* src, int64_t rows, int64_t cols,
+                   int64_t s_i, int64_t s_j, float fill, Stream stream);
+
 // dst[0..n) = *src on stream (device to device): a scalar scale as a vector.
 void broadcast_scalar(float* dst, const float* src, int64_t n, Stream stream);
 

@@ -49,7 +49,28 @@ __global__ void broadcast_kernel(float* __restrict__ dst, const float* __restric
     dst[i] = v;
 }
 
+__global__ void repack_kernel(float* __restrict__ dst, int64_t dst_rows, int64_t dst_ld,
+                              const float* __restrict__ src, int64_t rows, int64_t cols, int64_t s_i, int64_t s_j,
+                              float fill) {
+  const int64_t total = dst_rows * dst_ld;
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total; t += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t i = t / dst_ld, j = t - i * dst_ld;
+    dst[t] = (i < rows && j < cols) ? src[i * s_i + j * s_j] : fill;
+  }
+}
+
 }  // namespace
+
+void repack_scales(float* dst, int64_t dst_rows, int64_t dst_ld, const float* src, int64_t rows, int64_t cols,
+                   int64_t s_i, int64_t s_j, float fill, Stream stream) {
+  const int64_t total = dst_rows * dst_ld;
+  if (total == 0) return;
+  const int threads = 256;
+  const int64_t blocks = std::min<int64_t>((total + threads - 1) / threads, 1024);
+  repack_kernel<<<unsigned(blocks), threads, 0, resolve_stream(stream)>>>(dst, dst_rows, dst_ld, src, rows, cols,
+                                                                          s_i, s_j, fill);
+  W8A8_CUDA_CHECK_LAUNCH();
+}
 
 void broadcast_scalar(float* dst, const float* src, int64_t n, Stream stream) {
   if (n <= 0) return;

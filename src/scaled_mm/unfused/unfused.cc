@@ -25,7 +25,10 @@ void run(const ScaledMmArgs& x) {
   const ScaledMmProblem& p = x.problem;
   if (p.m == 0 || p.n == 0) return;
   const DeviceOps& ops = ops_for(p.device);
-  Tensor acc = Tensor::empty({p.m, p.n}, DType::kFloat32, p.device);
+  Tensor acc = ops.scratch != nullptr
+                   ? Tensor::borrow(TensorView(ops.scratch(size_t(p.m * p.n) * sizeof(float), x.stream),
+                                               DType::kFloat32, {p.m, p.n}, p.device))
+                   : Tensor::empty({p.m, p.n}, DType::kFloat32, p.device);
   ops.base_gemm(acc, x.a, x.b, x.stream);
   ops.epilogue(x.out, acc, x.scale_a, x.scale_b, x.bias, x.stream);
 }

@@ -17,6 +17,9 @@ struct DeviceOps {
   // out = cast(out.dtype, acc * scale_a[m] * scale_b[n] + bias), scales broadcast as in scaled_mm.
   void (*epilogue)(const TensorView& out, const TensorView& acc, const TensorView& scale_a,
                    const TensorView& scale_b, const std::optional<TensorView>& bias, Stream stream);
+  // Optional: memory for the fp32 product that stays valid for the call (stream-ordered). Without it the
+  // product is a fresh Tensor (fine on the CPU; on a GPU it would allocate, free and synchronize per call).
+  void* (*scratch)(size_t bytes, Stream stream) = nullptr;
 };
 
 // Makes the backend available on a device type (the registry does it for the CPU).

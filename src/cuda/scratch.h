@@ -1,0 +1,35 @@
+// Per-(device, stream) scratch memory for temporaries inside one call (padded operands, repacked
+// scales, the unfused path's fp32 product). It grows only outside CUDA graph capture and is reused
+// afterwards, so calls stay allocation-free (and capturable) once a first call has sized it.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+
+namespace w8a8::cuda {
+
+// At least `bytes` bytes, 256-byte aligned, valid until the next stream_scratch call on the same
+// stream. Throws w8a8::Error when it would have to grow during graph capture.
+void* stream_scratch(size_t bytes, cudaStream_t stream);
+
+// Carves consecutive 256-byte aligned pieces out of one scratch request.
+class ScratchCarver {
+ public:
+  void reserve(size_t bytes) { total_ += round(bytes); }
+  size_t total() const { return total_; }
+  void bind(void* base) { next_ = static_cast<char*>(base); }
+  template <class T>
+  T* take(size_t count) {
+    T* p = reinterpret_cast<T*>(next_);
+    next_ += round(count * sizeof(T));
+    return p;
+  }
+
+ private:
+  static size_t round(size_t b) { return (b + 255) / 256 * 256; }
+  size_t total_ = 0;
+  char* next_ = nullptr;
+};
+
+}  // namespace w8a8::cuda
