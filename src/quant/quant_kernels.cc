@@ -1,8 +1,7 @@
 // Picks the quantization row kernels for this CPU (W8A8_CPU_ISA=generic|avx2|avx512 forces one).
 #include "quant/quant_kernels.h"
 
-#include <cstdlib>
-#include <cstring>
+#include "common/cpu_isa.h"
 
 namespace w8a8::quant {
 namespace generic {
@@ -20,12 +19,8 @@ extern const RowKernels kRowKernels;
 int available_row_kernels(const RowKernels** out, int max) {
   int n = 0;
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2") &&
-      n < max)
-    out[n++] = &avx512::kRowKernels;
-  if (__builtin_cpu_supports("avx2") && n < max) out[n++] = &avx2::kRowKernels;
+  if (cpu_isa::has_avx512() && n < max) out[n++] = &avx512::kRowKernels;
+  if (cpu_isa::has_avx2() && n < max) out[n++] = &avx2::kRowKernels;
 #endif
   if (n < max) out[n++] = &generic::kRowKernels;
   return n;
@@ -34,12 +29,7 @@ int available_row_kernels(const RowKernels** out, int max) {
 const RowKernels& row_kernels() {
   static const RowKernels* chosen = [] {
     const RowKernels* all[3];
-    const int n = available_row_kernels(all, 3);
-    const char* force = std::getenv("W8A8_CPU_ISA");
-    if (force != nullptr)
-      for (int i = 0; i < n; ++i)
-        if (std::strcmp(all[i]->isa, force) == 0) return all[i];
-    return all[0];
+    return cpu_isa::choose(all, available_row_kernels(all, 3));
   }();
   return *chosen;
 }
