@@ -26,6 +26,16 @@ class Fp8LinearOp {
                const std::optional<TensorView>& input_scale_ub = std::nullopt,
                const std::optional<TensorView>& bias = std::nullopt, Stream stream = nullptr) const;
 
+  // Allocation-free variant for engines and CUDA graphs: writes out ([..., N], its dtype is the output
+  // dtype). On the GPU the activation's FP8 copy and scales live in per-stream scratch, so once a first
+  // call has sized it, a call allocates nothing, never synchronizes and can be captured. It skips the
+  // 17-row output padding (padding exists to steer torch's cuBLASLt heuristics; the rows kept are
+  // computed the same way).
+  void apply(const TensorView& out, const TensorView& input, const TensorView& weight,
+             const TensorView& weight_scale, const std::optional<TensorView>& input_scale = std::nullopt,
+             const std::optional<TensorView>& input_scale_ub = std::nullopt,
+             const std::optional<TensorView>& bias = std::nullopt, Stream stream = nullptr) const;
+
   const std::string& preferred_backend() const { return preferred_backend_; }
   std::optional<int64_t> output_padding() const { return output_padding_; }
   const QuantFP8& quant_fp8() const { return quant_fp8_; }
@@ -33,6 +43,11 @@ class Fp8LinearOp {
   GroupShape act_quant_group_shape() const { return act_quant_group_shape_; }
 
  private:
+  Tensor run(const std::optional<TensorView>& out, const TensorView& input, const TensorView& weight,
+             const TensorView& weight_scale, std::optional<DType> out_dtype, const std::optional<TensorView>& input_scale,
+             const std::optional<TensorView>& input_scale_ub, const std::optional<TensorView>& bias,
+             Stream stream) const;
+
   bool act_quant_static_;
   GroupShape act_quant_group_shape_;
   std::string preferred_backend_;

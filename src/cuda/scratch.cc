@@ -2,7 +2,7 @@
 
 #include <map>
 #include <mutex>
-#include <utility>
+#include <tuple>
 
 #include "cuda/check.h"
 
@@ -13,14 +13,15 @@ struct Buffer {
   size_t bytes = 0;
 };
 std::mutex g_mutex;
-std::map<std::pair<int, cudaStream_t>, Buffer>* g_buffers = new std::map<std::pair<int, cudaStream_t>, Buffer>;
+using Key = std::tuple<int, cudaStream_t, int>;
+std::map<Key, Buffer>* g_buffers = new std::map<Key, Buffer>;  // never destroyed: CUDA may be gone at exit
 }  // namespace
 
-void* stream_scratch(size_t bytes, cudaStream_t stream) {
+void* stream_scratch(size_t bytes, cudaStream_t stream, ScratchSlot slot) {
   int device = 0;
   W8A8_CUDA_CHECK(cudaGetDevice(&device));
   std::lock_guard<std::mutex> lock(g_mutex);
-  Buffer& b = (*g_buffers)[{device, stream}];
+  Buffer& b = (*g_buffers)[Key{device, stream, int(slot)}];
   if (b.bytes >= bytes && b.ptr != nullptr) return b.ptr;
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   W8A8_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));

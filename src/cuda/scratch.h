@@ -9,9 +9,12 @@
 
 namespace w8a8::cuda {
 
+// Independent scratch buffers of one stream, so that a layer and the kernels it calls never share one.
+enum class ScratchSlot : int { kKernel = 0, kLayer = 1 };
+
 // At least `bytes` bytes, 256-byte aligned, valid until the next stream_scratch call on the same
-// stream. Throws w8a8::Error when it would have to grow during graph capture.
-void* stream_scratch(size_t bytes, cudaStream_t stream);
+// stream and slot. Throws w8a8::Error when it would have to grow during graph capture.
+void* stream_scratch(size_t bytes, cudaStream_t stream, ScratchSlot slot = ScratchSlot::kKernel);
 
 // Carves consecutive 256-byte aligned pieces out of one scratch request.
 class ScratchCarver {

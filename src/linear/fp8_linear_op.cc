@@ -4,6 +4,11 @@
 
 #include "linear/backend_choice.h"
 #include "w8a8/dispatch.h"
+#include "w8a8/quant.h"
+#include "w8a8/scaled_mm.h"
+#ifdef W8A8_WITH_CUDA
+#include "cuda/scratch.h"
+#endif
 #include "w8a8/error.h"
 #include "w8a8/linear.h"
 #include "w8a8/platform.h"
@@ -54,6 +59,68 @@ bool is_e4m3_dtype(DType t) { return t == DType::kFloat8E4M3FN || t == DType::kF
 // A scale of one element (any shape) as [1]: one shape for every backend's "one element" rule.
 TensorView one_element(const TensorView& s) { return TensorView(s.data(), s.dtype(), {1}, {1}, s.device()); }
 
+// The out= path's activation quantization: M rows (no padding), into per-stream scratch on the GPU
+// (allocation-free once sized), fresh tensors on the CPU. Returns (qinput, x_scale).
+std::pair<Tensor, Tensor> quantize_unpadded(const TensorView& x, bool is_static, GroupShape group, DType fp8,
+                                            const std::optional<TensorView>& scale,
+                                            const std::optional<TensorView>& scale_ub, Stream stream) {
+  const int64_t M = x.size(0), K = x.size(1);
+  const bool per_token = !is_static && group.is_per_token();
+  const Dims scale_shape = per_token ? Dims{M, 1} : Dims{1};
+  Tensor q, s;
+#ifdef W8A8_WITH_CUDA
+  if (x.device().is_cuda()) {
+    cuda::ScratchCarver carve;
+    carve.reserve(size_t(M * K));
+    carve.reserve(size_t(scale_shape.product()) * sizeof(float));
+    carve.bind(cuda::stream_scratch(carve.total(), resolve_stream(stream), cuda::ScratchSlot::kLayer));
+    q = Tensor::borrow(TensorView(carve.take<uint8_t>(size_t(M * K)), fp8, {M, K}, x.device()));
+    s = Tensor::borrow(TensorView(carve.take<float>(size_t(scale_shape.product())), DType::kFloat32, scale_shape,
+                                  x.device()));
+  }
+#endif
+  if (!q.defined() || q.data() == nullptr) {
+    q = Tensor::empty({M, K}, fp8, x.device());
+    s = Tensor::empty(scale_shape, DType::kFloat32, x.device());
+  }
+  if (is_static) {  // one element or [M, 1]: scaled_fp8_quant writes into q and hands the scale back
+    auto result = scaled_fp8_quant(x, scale, std::nullopt, std::nullopt, false, std::optional<TensorView>(q), fp8,
+                                   stream);
+    return {std::move(q), std::move(result.second)};  // q owns the CPU buffer that result.first only borrows
+  }
+  if (per_token) {
+    dynamic_per_token_scaled_fp8_quant(q, x, s, scale_ub, stream);
+  } else {
+    dynamic_scaled_fp8_quant(q, x, s, stream);
+  }
+  return {std::move(q), std::move(s)};
+}
+
+// The out= path's GEMM: the backend the dispatch table's strategy would use, straight into out.
+void run_into(const TensorView& out, const TensorView& qinput, const TensorView& weight, const TensorView& scale_a,
+              const TensorView& scale_b, const std::optional<TensorView>& bias, const std::string& preferred,
+              bool per_tensor_weights, bool per_tensor_activations, Stream stream) {
+  ScaledMmOptions options;
+  if (preferred == "cpu") {
+    options.backend = ScaledMmBackend::kCpu;
+  } else if (preferred == "torch") {  // torch._scaled_mm (cuBLASLt) for per-tensor, else the channelwise fallback
+    options.backend = per_tensor_weights && per_tensor_activations ? ScaledMmBackend::kCublasLt
+                                                                   : ScaledMmBackend::kUnfused;
+  } else if (preferred != "cutlass") {
+    dispatch_w8a8_scaled_mm(preferred, per_tensor_weights, per_tensor_activations);  // raises "unavailable"
+  }
+  // As the strategies do: a backend that cannot run this shape gives way to the automatic choice.
+  if (options.backend != ScaledMmBackend::kAuto) {
+    try {
+      choose_scaled_mm_backend(out, qinput, weight, scale_a, scale_b, bias, options);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kUnsupported) throw;
+      options.backend = ScaledMmBackend::kAuto;
+    }
+  }
+  scaled_mm(out, qinput, weight, scale_a, scale_b, bias, options, stream);
+}
+
 }  // namespace
 
 Fp8LinearOp::Fp8LinearOp(bool act_quant_static, GroupShape act_quant_group_shape, std::optional<bool> pad_output,
@@ -70,6 +137,20 @@ Tensor Fp8LinearOp::apply(const TensorView& input, const TensorView& weight, con
                           std::optional<DType> out_dtype, const std::optional<TensorView>& input_scale,
                           const std::optional<TensorView>& input_scale_ub, const std::optional<TensorView>& bias,
                           Stream stream) const {
+  return run(std::nullopt, input, weight, weight_scale, out_dtype, input_scale, input_scale_ub, bias, stream);
+}
+
+void Fp8LinearOp::apply(const TensorView& out, const TensorView& input, const TensorView& weight,
+                        const TensorView& weight_scale, const std::optional<TensorView>& input_scale,
+                        const std::optional<TensorView>& input_scale_ub, const std::optional<TensorView>& bias,
+                        Stream stream) const {
+  run(out, input, weight, weight_scale, out.dtype(), input_scale, input_scale_ub, bias, stream);
+}
+
+Tensor Fp8LinearOp::run(const std::optional<TensorView>& out, const TensorView& input, const TensorView& weight,
+                        const TensorView& weight_scale, std::optional<DType> out_dtype,
+                        const std::optional<TensorView>& input_scale, const std::optional<TensorView>& input_scale_ub,
+                        const std::optional<TensorView>& bias, Stream stream) const {
   // ---- weight [K, N] FP8, column-major; weight_scale one element or per output channel ----
   W8A8_CHECK(weight.dim() == 2, "weight: expected a 2-D [K, N] tensor, got ", weight.describe());
   W8A8_CHECK_TYPE(is_e4m3_dtype(weight.dtype()), "weight: expected float8_e4m3fn or float8_e4m3fnuz, got ",
@@ -143,6 +224,20 @@ Tensor Fp8LinearOp::apply(const TensorView& input, const TensorView& weight, con
                     bias->describe());
   }
 
+  // The caller's output: output_shape, its rows viewable as [M, N].
+  TensorView out_2d;
+  if (out.has_value()) {
+    W8A8_CHECK(out->sizes() == output_shape, "out: expected shape ", output_shape.str(), " (input.shape[:-1] + [N]), got ",
+               out->describe());
+    W8A8_CHECK_TYPE(out->device() == device, "out: expected a tensor on ", device.str(), " like weight, got ",
+                    out->describe());
+    try {
+      out_2d = out->view({M, N});
+    } catch (const Error& e) {
+      W8A8_FAIL(ErrorKind::kValue, "out: cannot be viewed as [", M, ", ", N, "] (", e.what(), ")");
+    }
+  }
+
   // 3. Quantize the activation unless it already is FP8.
   Tensor qinput_owner, x_scale_owner;
   TensorView qinput, x_scale;
@@ -174,9 +269,17 @@ Tensor Fp8LinearOp::apply(const TensorView& input, const TensorView& weight, con
       W8A8_CHECK_TYPE(input_scale_ub->dtype() == DType::kFloat32, "input_scale_ub: expected float32, got ",
                       dtype_name(input_scale_ub->dtype()));
     }
-    std::tie(qinput_owner, x_scale_owner) = quant_fp8_(input_2d, input_scale, input_scale_ub, stream);
-    qinput = qinput_owner;
-    x_scale = x_scale_owner;
+    if (out.has_value()) {
+      std::tie(qinput_owner, x_scale_owner) =
+          quantize_unpadded(input_2d, act_quant_static_, act_quant_group_shape_, quant_fp8_.fp8_dtype(), input_scale,
+                            input_scale_ub, stream);
+      qinput = qinput_owner;
+      x_scale = x_scale_owner;
+    } else {
+      std::tie(qinput_owner, x_scale_owner) = quant_fp8_(input_2d, input_scale, input_scale_ub, stream);
+      qinput = qinput_owner;
+      x_scale = x_scale_owner;
+    }
   } else {
     W8A8_CHECK(input_scale.has_value(), "input_scale: required when the input is already FP8 (",
                dtype_name(input.dtype()), "), got none");
@@ -198,6 +301,12 @@ Tensor Fp8LinearOp::apply(const TensorView& input, const TensorView& weight, con
   const TensorView scale_a = per_tensor_activations ? one_element(x_scale) : x_scale;
   const TensorView scale_b = per_tensor_weights ? one_element(weight_scale)
                                                 : (weight_scale.dim() == 1 ? weight_scale.view({N, 1}) : weight_scale);
+
+  if (out.has_value()) {
+    run_into(out_2d, qinput, weight, scale_a, scale_b, bias, preferred_backend_, per_tensor_weights,
+             per_tensor_activations, stream);
+    return Tensor::borrow(*out);
+  }
 
   // 5. Dispatch; the strategy narrows to the first M rows and views as output_shape.
   const W8A8ScaledMmFn fn = dispatch_w8a8_scaled_mm(preferred_backend_, per_tensor_weights, per_tensor_activations);

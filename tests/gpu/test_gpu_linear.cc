@@ -85,6 +85,49 @@ void run_gpu_case(Act act, bool per_channel, int64_t M, std::optional<bool> pad,
       M, N, K, [&](int64_t m, int64_t k) { return xq.dq(m, k); }, [&](int64_t n, int64_t k) { return w.q.dq(n, k); },
       bias_values);
   expect_gemm_close(y_cpu, ref, out, gpu_tolerance(out));
+
+  // The allocation-free variant into a poisoned caller buffer: same reference, same tolerance.
+  Tensor y_into = Tensor::empty({M, N}, out, Device::cuda());
+  ASSERT_EQ(cudaMemset(y_into.data(), 0xFF, y_into.span_bytes()), cudaSuccess);
+  op.apply(y_into, x_gpu, w_gpu.t(), ws_gpu, input_scale ? std::optional<TensorView>(*input_scale) : std::nullopt,
+           std::nullopt, bias_gpu ? std::optional<TensorView>(*bias_gpu) : std::nullopt);
+  expect_gemm_close(to_cpu(y_into), ref, out, gpu_tolerance(out));
+}
+
+// apply(out, ...) allocates nothing once warmed up: the whole layer (quantization + GEMM) is captured
+// in a CUDA graph and replayed on new input values.
+TEST(GpuLinear, OutVariantIsGraphCapturable) {
+  W8A8_REQUIRE_GPU();
+  const int64_t M = 5, K = 256, N = 128;
+  const RefWeight w = make_weight(N, K, /*per_channel=*/true, 71);
+  const Fp8LinearOp op(false, PER_TOKEN);
+  const Tensor w_gpu = to_gpu(w.w_nk), ws_gpu = to_gpu(weight_scale_tensor(w));
+  Tensor x_gpu = to_gpu(randn({M, K}, DType::kBFloat16, 72));
+  Tensor y = Tensor::empty({M, N}, DType::kBFloat16, Device::cuda());
+  cudaStream_t s;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+  op.apply(y, x_gpu, w_gpu.t(), ws_gpu, std::nullopt, std::nullopt, std::nullopt, s);  // sizes the scratch
+  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  op.apply(y, x_gpu, w_gpu.t(), ws_gpu, std::nullopt, std::nullopt, std::nullopt, s);
+  ASSERT_EQ(cudaStreamEndCapture(s, &graph), cudaSuccess);
+  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+  // New activations in the captured buffer, then replay.
+  const Tensor x2 = randn({M, K}, DType::kBFloat16, 73);
+  copy(x_gpu, x2, s);
+  ASSERT_EQ(cudaMemsetAsync(y.data(), 0xFF, y.span_bytes(), s), cudaSuccess);
+  ASSERT_EQ(cudaGraphLaunch(exec, s), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+  const RefQuant xq = ref_quant_per_row(values(x2), M, K);
+  const std::vector<double> ref = ref_matmul(
+      M, N, K, [&](int64_t m, int64_t k) { return xq.dq(m, k); }, [&](int64_t n, int64_t k) { return w.q.dq(n, k); },
+      {});
+  expect_gemm_close(to_cpu(y), ref, DType::kBFloat16, gpu_tolerance(DType::kBFloat16));
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(s);
 }
 
 TEST(GpuLinear, EndToEnd) {
