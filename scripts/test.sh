@@ -13,3 +13,7 @@ if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
   cmake --build --preset cuda -j "$(nproc)"
 fi
 ctest --preset cpu -j "$(nproc)" "$@"
+# The Python package: build it (CPU, Ninja, the same C++ library) into .venv and run its tests.
+CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" .venv/bin/python -m pip install -q --disable-pip-version-check \
+  --no-build-isolation ./
+.venv/bin/python -m pytest -q tests/python/pkg

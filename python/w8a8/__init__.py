@@ -1,0 +1,298 @@
+"""w8a8: FP8 W8A8 linear layers with vLLM's names and semantics, for numpy and torch users.
+
+Every function takes numpy arrays (CPU; FP8 and bf16 through ml_dtypes dtypes) or torch tensors (CPU or CUDA) and
+returns the caller's array type, zero-copy. Errors of the C++ library arrive as ValueError (values, shapes),
+TypeError (dtypes, devices), NotImplementedError (valid input that no backend built here can run; a RuntimeError
+subclass) and RuntimeError (failures while running), with the library's message.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Optional, Sequence
+
+from . import _w8a8
+from ._arrays import dtype_name, framework_of, from_raw, scalar_like, stream_of, to_raw
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GroupShape", "QuantFP8", "Fp8LinearOp", "scaled_fp8_quant", "per_token_group_quant_fp8", "per_block_quant_fp8",
+    "cutlass_scaled_mm", "scaled_mm", "choose_scaled_mm_backend", "dispatch_w8a8_scaled_mm",
+    "requantize_with_max_scale", "convert_to_channelwise", "normalize_e4m3fn_to_e4m3fnuz", "per_tensor_dequantize",
+    "all_close_1d", "cutlass_fp8_supported", "cutlass_block_fp8_supported", "cutlass_group_gemm_supported",
+    "sparse_cutlass_supported", "capabilities", "platform", "cuda_built",
+]
+
+cuda_built: bool = _w8a8.cuda_built
+
+
+class GroupShape(NamedTuple):
+    """vLLM's GroupShape: (row, col), -1 meaning the full extent."""
+
+    row: int
+    col: int
+
+    def is_per_tensor(self) -> bool:
+        return self.row == -1 and self.col == -1
+
+    def is_per_token(self) -> bool:
+        return self.row == 1 and self.col == -1
+
+    def is_per_channel(self) -> bool:
+        return self.row == -1 and self.col == 1
+
+    def is_per_group(self) -> bool:
+        return self.row == 1 and self.col > 1
+
+
+GroupShape.PER_TENSOR = GroupShape(-1, -1)
+GroupShape.PER_TOKEN = GroupShape(1, -1)
+GroupShape.PER_CHANNEL = GroupShape(-1, 1)
+
+
+def _gs(group_shape) -> tuple:
+    row, col = group_shape
+    return (int(row), int(col))
+
+
+def _fp8_name(fp8_dtype) -> str:
+    return "float8_e4m3fn" if fp8_dtype is None else dtype_name(fp8_dtype)
+
+
+# ---- quantization --------------------------------------------------------------------------------------------
+def scaled_fp8_quant(input, scale=None, num_token_padding: Optional[int] = None, scale_ub=None,
+                     use_per_token_if_dynamic: bool = False, output=None, *, fp8_dtype=None):
+    """vLLM's ops.scaled_fp8_quant: returns (output fp8, scale fp32).
+
+    scale given: static (one element, or [M, 1] static per token); absent: dynamic per tensor, or per token with
+    use_per_token_if_dynamic (scale_ub only then). num_token_padding: output rows max(P, M), padded rows zero with
+    scale 1. A given scale / output is returned as the same object.
+    """
+    fw = framework_of(input)
+    scale = scalar_like(scale, input)
+    scale_ub = scalar_like(scale_ub, input)
+    q, s = _w8a8.scaled_fp8_quant(to_raw(input, "input"), to_raw(scale, "scale"), num_token_padding,
+                                  to_raw(scale_ub, "scale_ub"), bool(use_per_token_if_dynamic),
+                                  to_raw(output, "output"), _fp8_name(fp8_dtype), fw, stream_of(input))
+    return from_raw(q, (output,)), from_raw(s, (scale,))
+
+
+def per_token_group_quant_fp8(x, group_size: int, eps: float = 1e-10, dtype=None, column_major_scales: bool = False,
+                              use_ue8m0: bool = False):
+    """vLLM's per_token_group_quant_fp8: returns (x_q [M, K], x_s [M, K/group_size])."""
+    q, s = _w8a8.per_token_group_quant_fp8(to_raw(x, "x"), int(group_size), bool(column_major_scales),
+                                           bool(use_ue8m0), float(eps), _fp8_name(dtype), framework_of(x),
+                                           stream_of(x))
+    return from_raw(q), from_raw(s)
+
+
+def per_block_quant_fp8(weight, block_n: int = 128, block_k: int = 128, dtype=None):
+    """128x128 (by default) block quantization of a weight [N, K]: returns (w_q, scales [ceil(N/bn), ceil(K/bk)])."""
+    q, s = _w8a8.per_block_quant_fp8(to_raw(weight, "weight"), int(block_n), int(block_k), _fp8_name(dtype),
+                                     framework_of(weight), stream_of(weight))
+    return from_raw(q), from_raw(s)
+
+
+class QuantFP8:
+    """vLLM's QuantFP8 op: QuantFP8(static, group_shape, num_token_padding=None, column_major_scales=False,
+    use_ue8m0=False); calling it with (x, scale=None, scale_ub=None) returns (x_q, x_scale)."""
+
+    def __init__(self, static: bool, group_shape=GroupShape.PER_TENSOR, num_token_padding: Optional[int] = None,
+                 column_major_scales: bool = False, use_ue8m0: bool = False, *, fp8_dtype=None, _op=None):
+        self._op = _op if _op is not None else _w8a8.QuantFP8(
+            bool(static), _gs(group_shape), num_token_padding, bool(column_major_scales), bool(use_ue8m0),
+            _fp8_name(fp8_dtype))
+        self.column_major_scales = column_major_scales
+        self.use_ue8m0 = use_ue8m0
+
+    @property
+    def static(self) -> bool:
+        return self._op.is_static
+
+    @property
+    def is_static(self) -> bool:
+        return self._op.is_static
+
+    @property
+    def group_shape(self) -> GroupShape:
+        return GroupShape(*self._op.group_shape)
+
+    @property
+    def num_token_padding(self) -> Optional[int]:
+        return self._op.num_token_padding
+
+    @property
+    def fp8_dtype(self) -> str:
+        return self._op.fp8_dtype
+
+    def __call__(self, x, scale=None, scale_ub=None):
+        scale = scalar_like(scale, x)
+        scale_ub = scalar_like(scale_ub, x)
+        q, s = self._op(to_raw(x, "x"), to_raw(scale, "scale"), to_raw(scale_ub, "scale_ub"), framework_of(x),
+                        stream_of(x))
+        return from_raw(q), from_raw(s, (scale,))
+
+    forward = __call__
+
+    def __repr__(self) -> str:
+        return (f"QuantFP8(static={self.static}, group_shape={tuple(self.group_shape)}, "
+                f"num_token_padding={self.num_token_padding})")
+
+
+# ---- scaled GEMM ---------------------------------------------------------------------------------------------
+def scaled_mm(a, b, scale_a, scale_b, out_dtype, bias=None, *, backend: str = "auto",
+              accumulation: str = "default"):
+    """out[M, N] = (scale_a * a) @ (scale_b * b) + bias with a chosen backend ("auto", "cpu", "cutlass",
+    "cublaslt", "unfused") and accumulation ("default", "promoted", "fast"). b is [K, N] column-major."""
+    scale_a, scale_b = scalar_like(scale_a, a), scalar_like(scale_b, a)
+    return from_raw(_w8a8.scaled_mm(to_raw(a, "a"), to_raw(b, "b"), to_raw(scale_a, "scale_a"),
+                                    to_raw(scale_b, "scale_b"), dtype_name(out_dtype), to_raw(bias, "bias"),
+                                    str(backend), str(accumulation), framework_of(a), stream_of(a)))
+
+
+def cutlass_scaled_mm(a, b, scale_a, scale_b, out_dtype, bias=None):
+    """vLLM's ops.cutlass_scaled_mm (the backend chosen for the device: w8a8's kernels where they run, else the
+    best other one, the CPU included)."""
+    scale_a, scale_b = scalar_like(scale_a, a), scalar_like(scale_b, a)
+    return from_raw(_w8a8.cutlass_scaled_mm(to_raw(a, "a"), to_raw(b, "b"), to_raw(scale_a, "scale_a"),
+                                            to_raw(scale_b, "scale_b"), dtype_name(out_dtype), to_raw(bias, "bias"),
+                                            framework_of(a), stream_of(a)))
+
+
+def choose_scaled_mm_backend(out, a, b, scale_a, scale_b, bias=None, *, backend: str = "auto",
+                             accumulation: str = "default"):
+    """(backend name, reason): what scaled_mm would run for these arguments."""
+    return _w8a8.choose_scaled_mm_backend(to_raw(out, "out"), to_raw(a, "a"), to_raw(b, "b"),
+                                          to_raw(scale_a, "scale_a"), to_raw(scale_b, "scale_b"),
+                                          to_raw(bias, "bias"), str(backend), str(accumulation))
+
+
+def dispatch_w8a8_scaled_mm(preferred_backend: str, per_tensor_weights: bool,
+                            per_tensor_activations: bool) -> Callable:
+    """vLLM's dispatch table. Returns the strategy, a function
+    (qinput, weight, out_dtype, scale_a, scale_b, bias, input_2d, output_shape) -> output; its __name__ is the
+    strategy's name ("cutlass_w8a8_scaled_mm", ...)."""
+    name = _w8a8.dispatch_w8a8_scaled_mm(str(preferred_backend), bool(per_tensor_weights),
+                                         bool(per_tensor_activations))
+
+    def fn(qinput, weight, out_dtype, scale_a, scale_b, bias, input_2d, output_shape: Sequence[int]):
+        num_rows = int(input_2d.shape[0]) if not isinstance(input_2d, int) else input_2d
+        scale_a_, scale_b_ = scalar_like(scale_a, qinput), scalar_like(scale_b, qinput)
+        return from_raw(_w8a8.run_scaled_mm_fn(name, to_raw(qinput, "qinput"), to_raw(weight, "weight"),
+                                               dtype_name(out_dtype), to_raw(scale_a_, "scale_a"),
+                                               to_raw(scale_b_, "scale_b"), to_raw(bias, "bias"), num_rows,
+                                               [int(d) for d in output_shape], framework_of(qinput),
+                                               stream_of(qinput)))
+
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+class Fp8LinearOp:
+    """vLLM's Fp8LinearOp(act_quant_static, act_quant_group_shape=PER_TENSOR, pad_output=None,
+    force_fp8_e4m3fnuz=False); attributes preferred_backend, output_padding, quant_fp8; method apply."""
+
+    def __init__(self, act_quant_static: bool, act_quant_group_shape=GroupShape.PER_TENSOR,
+                 pad_output: Optional[bool] = None, force_fp8_e4m3fnuz: bool = False):
+        self._op = _w8a8.Fp8LinearOp(bool(act_quant_static), _gs(act_quant_group_shape), pad_output,
+                                     bool(force_fp8_e4m3fnuz))
+        self.quant_fp8 = QuantFP8(False, _op=self._op.quant_fp8)
+
+    @property
+    def preferred_backend(self) -> str:
+        return self._op.preferred_backend
+
+    @property
+    def output_padding(self) -> Optional[int]:
+        return self._op.output_padding
+
+    @property
+    def act_quant_static(self) -> bool:
+        return self._op.act_quant_static
+
+    @property
+    def act_quant_group_shape(self) -> GroupShape:
+        return GroupShape(*self._op.act_quant_group_shape)
+
+    def apply(self, input, weight, weight_scale, out_dtype=None, input_scale=None, input_scale_ub=None, bias=None):
+        """input [..., K]; weight [K, N] FP8 column-major (the [N, K] weight transposed); weight_scale one element
+        or [N, 1]. Returns [..., N] of out_dtype (default: input's dtype)."""
+        weight_scale = scalar_like(weight_scale, input)
+        input_scale = scalar_like(input_scale, input)
+        input_scale_ub = scalar_like(input_scale_ub, input)
+        return from_raw(self._op.apply(to_raw(input, "input"), to_raw(weight, "weight"),
+                                       to_raw(weight_scale, "weight_scale"),
+                                       None if out_dtype is None else dtype_name(out_dtype),
+                                       to_raw(input_scale, "input_scale"), to_raw(input_scale_ub, "input_scale_ub"),
+                                       to_raw(bias, "bias"), framework_of(input), stream_of(input)))
+
+
+# ---- weight utilities (CPU) ----------------------------------------------------------------------------------
+def requantize_with_max_scale(weight, weight_scale, logical_widths: Sequence[int]):
+    """(max_scale [1], weight): shards requantized with the largest scale when the checkpoint is unfused; a
+    bit-identical copy of the weight otherwise (w8a8 never aliases the caller's weight here)."""
+    m, w = _w8a8.requantize_with_max_scale(to_raw(weight, "weight"), to_raw(weight_scale, "weight_scale"),
+                                           [int(v) for v in logical_widths], framework_of(weight))
+    return from_raw(m), from_raw(w)
+
+
+def convert_to_channelwise(weight_scale, logical_widths: Sequence[int]):
+    """weight_scale [S] -> [sum(logical_widths), 1] fp32."""
+    return from_raw(_w8a8.convert_to_channelwise(to_raw(weight_scale, "weight_scale"),
+                                                 [int(v) for v in logical_widths], framework_of(weight_scale)))
+
+
+def normalize_e4m3fn_to_e4m3fnuz(weight, weight_scale, input_scale=None):
+    """(weight e4m3fnuz, weight_scale * 2, input_scale * 2 or None); 0x80 becomes 0x00."""
+    w, ws, i = _w8a8.normalize_e4m3fn_to_e4m3fnuz(to_raw(weight, "weight"), to_raw(weight_scale, "weight_scale"),
+                                                  to_raw(input_scale, "input_scale"), framework_of(weight))
+    return from_raw(w), from_raw(ws), from_raw(i)
+
+
+def per_tensor_dequantize(tensor, inv_scale):
+    """vLLM's tensor.to(float16) * inv_scale (torch's type promotion: see the C++ header)."""
+    fw = framework_of(tensor)
+    if isinstance(inv_scale, (int, float)):
+        return from_raw(_w8a8.per_tensor_dequantize_float(to_raw(tensor, "tensor"), float(inv_scale), fw))
+    return from_raw(_w8a8.per_tensor_dequantize(to_raw(tensor, "tensor"), to_raw(inv_scale, "inv_scale"), fw))
+
+
+def all_close_1d(x) -> bool:
+    """x is 1-D; True when every element is allclose to x[0] (rtol 1e-5, atol 1e-8)."""
+    return _w8a8.all_close_1d(to_raw(x, "x"))
+
+
+# ---- platform ------------------------------------------------------------------------------------------------
+def cutlass_fp8_supported() -> bool:
+    return _w8a8.cutlass_fp8_supported()
+
+
+def cutlass_block_fp8_supported() -> bool:
+    return _w8a8.cutlass_block_fp8_supported()
+
+
+def cutlass_group_gemm_supported() -> bool:
+    return _w8a8.cutlass_group_gemm_supported()
+
+
+def sparse_cutlass_supported() -> bool:
+    return _w8a8.sparse_cutlass_supported()
+
+
+def capabilities() -> dict:
+    """{name: (supported, reason)} for cutlass_fp8, cutlass_block_fp8, cutlass_group_gemm, sparse_cutlass."""
+    return _w8a8.capabilities()
+
+
+def platform() -> dict:
+    """What w8a8 sees: cuda_built, is_cuda, device_count, capability, device_name, reason."""
+    return _w8a8.platform()
+
+
+# torch.library ops (w8a8::...) when torch is importable.
+try:  # pragma: no cover - depends on the environment
+    import torch as _torch_mod  # noqa: F401
+except ImportError:  # pragma: no cover
+    _torch_mod = None
+if _torch_mod is not None:  # pragma: no cover
+    from . import _torch as _torch_ops  # noqa: F401

@@ -1,0 +1,122 @@
+"""torch.library ops under the `w8a8::` namespace (imported by `w8a8` when torch is importable).
+
+Each op has a fake (meta) implementation so torch.compile(fullgraph=True) can trace models that use them.
+scaled_mm and the quantization ops write into torch-allocated outputs (the allocation-free C++ entries), on the
+current torch CUDA stream. fp8_linear runs Fp8LinearOp.apply, whose intermediates the C++ library allocates.
+Written for the GPU machine; untested here (no torch on the CI machine).
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import torch
+
+from . import _w8a8
+from ._arrays import dtype_name, stream_of, to_raw
+
+_lib = "w8a8"
+
+
+@torch.library.custom_op(f"{_lib}::scaled_mm", mutates_args=())
+def scaled_mm(a: torch.Tensor, b: torch.Tensor, scale_a: torch.Tensor, scale_b: torch.Tensor,
+              out_dtype: torch.dtype, bias: Optional[torch.Tensor] = None, backend: str = "auto") -> torch.Tensor:
+    out = torch.empty((a.shape[0], b.shape[1]), dtype=out_dtype, device=a.device)
+    _w8a8.scaled_mm_into(to_raw(out), to_raw(a), to_raw(b), to_raw(scale_a), to_raw(scale_b), to_raw(bias),
+                         backend, "default", stream_of(a))
+    return out
+
+
+@scaled_mm.register_fake
+def _(a, b, scale_a, scale_b, out_dtype, bias=None, backend="auto"):
+    return a.new_empty((a.shape[0], b.shape[1]), dtype=out_dtype)
+
+
+@torch.library.custom_op(f"{_lib}::scaled_fp8_quant", mutates_args=())
+def scaled_fp8_quant(input: torch.Tensor, scale: Optional[torch.Tensor] = None,
+                     num_token_padding: Optional[int] = None, scale_ub: Optional[torch.Tensor] = None,
+                     use_per_token_if_dynamic: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+    m, k = input.shape
+    rows = max(num_token_padding or 0, m)
+    out = torch.empty((rows, k), dtype=torch.float8_e4m3fn, device=input.device)
+    st = stream_of(input)
+    if scale is not None and scale.numel() == 1:
+        _w8a8.static_scaled_fp8_quant(to_raw(out), to_raw(input), to_raw(scale), st)
+        return out, scale.clone()
+    if scale is not None:  # static per token [M, 1]: the allocating entry handles its padded scales
+        from . import scaled_fp8_quant as _q
+        q, s = _q(input, scale, num_token_padding, scale_ub, use_per_token_if_dynamic)
+        return q, (s.clone() if s is scale else s)
+    if use_per_token_if_dynamic:
+        s = torch.empty((rows, 1), dtype=torch.float32, device=input.device)
+        _w8a8.dynamic_per_token_scaled_fp8_quant(to_raw(out), to_raw(input), to_raw(s), to_raw(scale_ub), st)
+        return out, s
+    if scale_ub is not None:
+        raise ValueError("scale_ub: only valid for dynamic per-token quantization")
+    s = torch.empty((1,), dtype=torch.float32, device=input.device)
+    _w8a8.dynamic_scaled_fp8_quant(to_raw(out), to_raw(input), to_raw(s), st)
+    return out, s
+
+
+@scaled_fp8_quant.register_fake
+def _(input, scale=None, num_token_padding=None, scale_ub=None, use_per_token_if_dynamic=False):
+    m, k = input.shape
+    rows = max(num_token_padding or 0, m)
+    out = input.new_empty((rows, k), dtype=torch.float8_e4m3fn)
+    if scale is not None:
+        s = input.new_empty(scale.shape if scale.numel() == 1 or rows == m else (rows, 1), dtype=torch.float32)
+    elif use_per_token_if_dynamic:
+        s = input.new_empty((rows, 1), dtype=torch.float32)
+    else:
+        s = input.new_empty((1,), dtype=torch.float32)
+    return out, s
+
+
+@torch.library.custom_op(f"{_lib}::per_token_group_quant_fp8", mutates_args=())
+def per_token_group_quant_fp8(x: torch.Tensor, group_size: int, eps: float = 1e-10,
+                              column_major_scales: bool = False,
+                              use_ue8m0: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+    m, k = x.shape
+    out = torch.empty((m, k), dtype=torch.float8_e4m3fn, device=x.device)
+    if column_major_scales:
+        s = torch.empty((k // group_size, m), dtype=torch.float32, device=x.device).t()
+    else:
+        s = torch.empty((m, k // group_size), dtype=torch.float32, device=x.device)
+    _w8a8.per_token_group_quant_fp8_into(to_raw(out), to_raw(s), to_raw(x), group_size, eps, use_ue8m0,
+                                         stream_of(x))
+    return out, s
+
+
+@per_token_group_quant_fp8.register_fake
+def _(x, group_size, eps=1e-10, column_major_scales=False, use_ue8m0=False):
+    m, k = x.shape
+    out = x.new_empty((m, k), dtype=torch.float8_e4m3fn)
+    if column_major_scales:
+        return out, x.new_empty((k // group_size, m), dtype=torch.float32).t()
+    return out, x.new_empty((m, k // group_size), dtype=torch.float32)
+
+
+@torch.library.custom_op(f"{_lib}::fp8_linear", mutates_args=())
+def fp8_linear(input: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Tensor,
+               input_scale: Optional[torch.Tensor], bias: Optional[torch.Tensor], act_quant_static: bool,
+               group_shape: List[int], out_dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+    """Fp8LinearOp(act_quant_static, group_shape).apply(input, weight, ...); weight [K, N] column-major."""
+    from . import Fp8LinearOp
+
+    op = _op_cache.get((act_quant_static, tuple(group_shape)))
+    if op is None:
+        op = _op_cache.setdefault((act_quant_static, tuple(group_shape)),
+                                  Fp8LinearOp(act_quant_static, tuple(group_shape)))
+    y = op.apply(input, weight, weight_scale, out_dtype=out_dtype, input_scale=input_scale, bias=bias)
+    return y.clone() if y.data_ptr() == input.data_ptr() else y
+
+
+_op_cache: dict = {}
+
+
+@fp8_linear.register_fake
+def _(input, weight, weight_scale, input_scale, bias, act_quant_static, group_shape, out_dtype=None):
+    return input.new_empty((*input.shape[:-1], weight.shape[1]), dtype=out_dtype or input.dtype)
+
+
+__all__ = ["scaled_mm", "scaled_fp8_quant", "per_token_group_quant_fp8", "fp8_linear", "dtype_name"]

@@ -1,0 +1,69 @@
+"""w8a8.nn.Fp8Linear: a drop-in FP8 W8A8 replacement for torch.nn.Linear, running vLLM's Fp8LinearOp.
+
+Needs torch. Build it from an nn.Linear (weights quantized per channel here) or from an FP8 checkpoint's tensors
+(`X.weight` e4m3fn [N, K], `X.weight_scale` [1] or [N, 1], optional `X.input_scale` [1] for static activations).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from . import GroupShape, scaled_fp8_quant
+from . import _torch  # noqa: F401  (registers torch.ops.w8a8.*)
+
+
+class Fp8Linear(torch.nn.Module):
+    def __init__(self, weight: torch.Tensor, weight_scale: torch.Tensor, bias: Optional[torch.Tensor] = None,
+                 input_scale: Optional[torch.Tensor] = None, act_quant_group_shape=None,
+                 out_dtype: Optional[torch.dtype] = None):
+        super().__init__()
+        if weight.dtype not in (torch.float8_e4m3fn, torch.float8_e4m3fnuz) or weight.dim() != 2:
+            raise TypeError(f"weight: expected a 2-D FP8 [N, K] tensor, got {weight.dtype} {tuple(weight.shape)}")
+        self.out_features, self.in_features = weight.shape
+        self.register_buffer("weight", weight.contiguous())
+        ws = weight_scale.to(torch.float32)
+        self.register_buffer("weight_scale", ws.reshape(-1, 1) if ws.numel() > 1 else ws.reshape(1))
+        self.register_buffer("bias", bias)
+        self.register_buffer("input_scale", None if input_scale is None else input_scale.to(torch.float32).reshape(1))
+        self.act_quant_static = input_scale is not None
+        if act_quant_group_shape is None:
+            act_quant_group_shape = GroupShape.PER_TENSOR if self.act_quant_static else GroupShape.PER_TOKEN
+        self.act_quant_group_shape = GroupShape(*act_quant_group_shape)
+        self.out_dtype = out_dtype
+
+    @classmethod
+    def from_linear(cls, linear: torch.nn.Linear, per_channel: bool = True) -> "Fp8Linear":
+        """Quantize an nn.Linear's weight (per output channel, or per tensor) for dynamic activations."""
+        w = linear.weight.detach()
+        w = w if w.dtype in (torch.bfloat16, torch.float16, torch.float32) else w.float()
+        wq, ws = scaled_fp8_quant(w.contiguous(), use_per_token_if_dynamic=per_channel)
+        bias = None if linear.bias is None else linear.bias.detach()
+        return cls(wq, ws, bias)
+
+    @classmethod
+    def from_checkpoint(cls, weight, weight_scale, bias=None, input_scale=None) -> "Fp8Linear":
+        """From an FP8 checkpoint's tensors (compressed-tensors layout written by `w8a8 quantize`)."""
+        return cls(weight, weight_scale, bias, input_scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = self.bias
+        if bias is not None and bias.dtype != (self.out_dtype or x.dtype):
+            bias = bias.to(self.out_dtype or x.dtype)
+        return torch.ops.w8a8.fp8_linear(x, self.weight.t(), self.weight_scale, self.input_scale, bias,
+                                         self.act_quant_static, list(self.act_quant_group_shape), self.out_dtype)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"static={self.act_quant_static}, group_shape={tuple(self.act_quant_group_shape)}")
+
+
+def swap_linears(module: torch.nn.Module, per_channel: bool = True) -> torch.nn.Module:
+    """Replace every nn.Linear below module by Fp8Linear.from_linear (in place); returns module."""
+    for name, child in module.named_children():
+        if isinstance(child, torch.nn.Linear):
+            setattr(module, name, Fp8Linear.from_linear(child, per_channel))
+        else:
+            swap_linears(child, per_channel)
+    return module

@@ -1,0 +1,74 @@
+"""float64 / float32 numpy references for the package tests, written from ../shared/spec, independent of the C++."""
+import ml_dtypes
+import numpy as np
+
+F8 = ml_dtypes.float8_e4m3fn
+F8UZ = ml_dtypes.float8_e4m3fnuz
+BF16 = ml_dtypes.bfloat16
+FP8_MAX = {F8: 448.0, F8UZ: 224.0}
+
+
+def min_scale(fp8=F8):
+    return np.float32(1.0 / (FP8_MAX[fp8] * 512.0))
+
+
+def quantize(x, scale, fp8=F8):
+    """q = fp8(sat(x * (1/scale))), the reciprocal in fp32, scale broadcast (one element or per row)."""
+    xf = np.asarray(x).astype(np.float32)
+    inv = (np.float32(1.0) / np.asarray(scale, dtype=np.float32)).astype(np.float32)
+    y = (xf * inv).astype(np.float32)
+    m = np.float32(FP8_MAX[fp8])
+    return np.clip(y, -m, m).astype(fp8)
+
+
+def dyn_scale(x, fp8=F8, axis=None, ub=None):
+    amax = np.abs(np.asarray(x).astype(np.float32)).max(axis=axis, keepdims=axis is not None)
+    if ub is not None:
+        amax = np.minimum(amax, np.float32(ub))
+    s = (amax.astype(np.float32) / np.float32(FP8_MAX[fp8])).astype(np.float32)
+    return np.maximum(s, min_scale(fp8)).astype(np.float32)
+
+
+def group_quant(x, g, fp8=F8, eps=1e-10, ue8m0=False):
+    xf = np.asarray(x).astype(np.float32)
+    m, k = xf.shape
+    xg = xf.reshape(m, k // g, g)
+    amax = np.abs(xg).max(axis=2)
+    s = (np.maximum(amax, np.float32(eps)) / np.float32(FP8_MAX[fp8])).astype(np.float32)
+    if ue8m0:
+        s = np.exp2(np.ceil(np.log2(s.astype(np.float64)))).astype(np.float32)
+    q = quantize(xg, s[:, :, None], fp8).reshape(m, k)
+    return q, s
+
+
+def f64(x):
+    return np.asarray(x).astype(np.float32).astype(np.float64)
+
+
+def mm_ref(a, b, sa, sb, bias=None):
+    """float64 (scale_a * a) @ (scale_b * b) + bias with per-tensor / per-token / per-channel scales."""
+    sa = f64(sa)
+    sb = f64(sb)
+    A = f64(a) * (sa.reshape(-1, 1) if sa.size > 1 else sa.reshape(()))
+    B = f64(b) * (sb.reshape(1, -1) if sb.size > 1 else sb.reshape(()))
+    out = A @ B
+    if bias is not None:
+        out = out + f64(bias)
+    return out
+
+
+def block_mm_ref(a, b, sa, sb, blk=128):
+    A = f64(a) * np.repeat(f64(sa), blk, axis=1)[:, : a.shape[1]]
+    sbf = np.repeat(np.repeat(f64(sb), blk, axis=0), blk, axis=1)[: b.shape[0], : b.shape[1]]
+    return A @ (f64(b) * sbf)
+
+
+def rel_err(out, ref):
+    return np.linalg.norm(f64(out) - ref) / np.linalg.norm(ref)
+
+
+TOL = {np.dtype(BF16): 4e-3, np.dtype(np.float16): 1e-3, np.dtype(np.float32): 1e-5}
+
+
+def bits(x):
+    return np.asarray(x).view(np.uint8)

@@ -1,0 +1,86 @@
+"""torch paths (CPU and CUDA tensors, torch.library ops, Fp8Linear, torch.compile). Skipped without torch."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+import w8a8  # noqa: E402
+import w8a8.nn  # noqa: E402
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() and w8a8.platform()["is_cuda"] else [])
+
+
+def rel(out, ref):
+    return (torch.linalg.norm(out.double() - ref.double()) / torch.linalg.norm(ref.double())).item()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_quant_round_trip_types(device):
+    x = torch.randn(17, 64, dtype=torch.bfloat16, device=device)
+    q, s = w8a8.scaled_fp8_quant(x, use_per_token_if_dynamic=True)
+    assert isinstance(q, torch.Tensor) and q.dtype == torch.float8_e4m3fn and q.device == x.device
+    assert s.shape == (17, 1) and s.dtype == torch.float32
+    ref_s = torch.clamp(x.float().abs().amax(1, keepdim=True) / 448, min=1 / (448 * 512))
+    torch.testing.assert_close(s, ref_s, rtol=1e-6, atol=0)
+    ref_q = (x.float() * (1 / s)).clamp(-448, 448).to(torch.float8_e4m3fn)
+    assert torch.equal(q.view(torch.uint8), ref_q.view(torch.uint8))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("out_dtype", [torch.bfloat16, torch.float16])
+def test_cutlass_scaled_mm_vs_reference(device, out_dtype):
+    a = torch.randn(33, 128, device=device).to(torch.float8_e4m3fn)
+    w = torch.randn(80, 128, device=device).to(torch.float8_e4m3fn)
+    sa = torch.rand(33, 1, device=device) * 0.1
+    sb = torch.rand(80, 1, device=device) * 0.1
+    out = w8a8.cutlass_scaled_mm(a, w.t(), sa, sb, out_dtype)
+    ref = (a.double() * sa.double()) @ (w.double() * sb.double()).t()
+    assert out.dtype == out_dtype and rel(out, ref) <= 4e-3
+    if device == "cuda" and hasattr(torch, "_scaled_mm"):
+        st = torch._scaled_mm(a, w.t(), scale_a=sa, scale_b=sb.t().contiguous(), out_dtype=out_dtype)
+        assert rel(out, st.double()) <= 4e-3
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_library_ops_and_fake(device):
+    x = torch.randn(5, 64, dtype=torch.bfloat16, device=device)
+    q, s = torch.ops.w8a8.scaled_fp8_quant(x, None, 8, None, True)
+    assert q.shape == (8, 64) and s.shape == (8, 1)
+    w = torch.randn(32, 64, device=device).to(torch.float8_e4m3fn)
+    out = torch.ops.w8a8.scaled_mm(q, w.t(), s, torch.ones(1, device=device), torch.bfloat16, None, "auto")
+    assert out.shape == (8, 32)
+    with torch._subclasses.fake_tensor.FakeTensorMode():
+        fx = torch.empty(5, 64, dtype=torch.bfloat16, device=device)
+        fq, fs = torch.ops.w8a8.scaled_fp8_quant(fx, None, None, None, True)
+        assert fq.shape == (5, 64) and fs.shape == (5, 1)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_fp8_linear_module_and_compile(device):
+    lin = torch.nn.Linear(64, 48, dtype=torch.bfloat16, device=device)
+    fl = w8a8.nn.Fp8Linear.from_linear(lin)
+    x = torch.randn(2, 7, 64, dtype=torch.bfloat16, device=device)
+    y = fl(x)
+    assert y.shape == (2, 7, 48) and y.dtype == torch.bfloat16
+    assert rel(y, lin(x).detach()) <= 6e-2
+    compiled = torch.compile(fl, fullgraph=True, backend="eager")
+    torch.testing.assert_close(compiled(x), y)
+
+
+@pytest.mark.skipif("cuda" not in DEVICES, reason="needs a CUDA device and a CUDA build")
+def test_cuda_graph_capture_scaled_mm():
+    a = torch.randn(16, 64, device="cuda").to(torch.float8_e4m3fn)
+    w = torch.randn(32, 64, device="cuda").to(torch.float8_e4m3fn)
+    one = torch.ones(1, device="cuda")
+    torch.ops.w8a8.scaled_mm(a, w.t(), one, one, torch.bfloat16, None, "auto")  # warm up
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        out = torch.ops.w8a8.scaled_mm(a, w.t(), one, one, torch.bfloat16, None, "auto")
+    g.replay()
+    torch.cuda.synchronize()
+    ref = a.double() @ w.double().t()
+    assert rel(out, ref) <= 4e-3
+
+
+def test_errors_map_for_torch():
+    with pytest.raises(ValueError, match="scale_ub"):
+        w8a8.scaled_fp8_quant(torch.randn(2, 16), scale_ub=torch.ones(1))
