@@ -177,6 +177,19 @@ bool all_close_1d(const TensorView& x) {
   return true;
 }
 
+namespace {
+// The sum of the shard widths, each checked to be >= 0.
+int64_t total_width(const std::vector<int64_t>& logical_widths) {
+  int64_t total = 0;
+  for (size_t i = 0; i < logical_widths.size(); ++i) {
+    W8A8_CHECK(logical_widths[i] >= 0, "logical_widths: expected widths >= 0, got ", logical_widths[i], " at index ",
+               i);
+    total += logical_widths[i];
+  }
+  return total;
+}
+}  // namespace
+
 Tensor convert_to_channelwise(const TensorView& weight_scale, const std::vector<int64_t>& logical_widths) {
   check_cpu(weight_scale, "weight_scale");
   W8A8_CHECK_TYPE(is_float_scale_dtype(weight_scale.dtype()),
@@ -185,12 +198,7 @@ Tensor convert_to_channelwise(const TensorView& weight_scale, const std::vector<
   W8A8_CHECK(weight_scale.dim() == 1 && weight_scale.size(0) == S,
              "weight_scale: expected a 1-D tensor of one scale per logical width (", S, "), got ",
              weight_scale.describe());
-  int64_t total = 0;
-  for (size_t i = 0; i < logical_widths.size(); ++i) {
-    W8A8_CHECK(logical_widths[i] >= 0, "logical_widths: expected widths >= 0, got ", logical_widths[i], " at index ",
-               i);
-    total += logical_widths[i];
-  }
+  const int64_t total = total_width(logical_widths);
   Tensor out = Tensor::empty({total, 1}, DType::kFloat32);
   float* o = out.data_as<float>();
   int64_t start = 0;
@@ -216,12 +224,7 @@ std::pair<Tensor, Tensor> requantize_with_max_scale(const TensorView& weight, co
   W8A8_CHECK(weight_scale.dim() == 1 && weight_scale.size(0) == S,
              "weight_scale: expected a 1-D tensor of one scale per logical width (", S, "), got ",
              weight_scale.describe());
-  int64_t total = 0;
-  for (size_t i = 0; i < logical_widths.size(); ++i) {
-    W8A8_CHECK(logical_widths[i] >= 0, "logical_widths: expected widths >= 0, got ", logical_widths[i], " at index ",
-               i);
-    total += logical_widths[i];
-  }
+  const int64_t total = total_width(logical_widths);
   W8A8_CHECK(total == weight.size(0), "logical_widths: expected widths summing to weight.size(0) = ", weight.size(0),
              ", got ", total);
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/reference.h"
 #include "w8a8/dtype.h"
 #include "w8a8/error.h"
 #include "w8a8/formats.h"
@@ -23,18 +24,7 @@ namespace op_test {
 using namespace w8a8;
 
 // Element i (row-major order) of a contiguous tensor, as double.
-inline double get(const TensorView& t, int64_t i) {
-  const char* p = static_cast<const char*>(t.data()) + i * int64_t(t.element_size());
-  switch (t.dtype()) {
-    case DType::kFloat32: { float v; std::memcpy(&v, p, 4); return v; }
-    case DType::kFloat64: { double v; std::memcpy(&v, p, 8); return v; }
-    case DType::kFloat16: { uint16_t v; std::memcpy(&v, p, 2); return fp16_to_float(v); }
-    case DType::kBFloat16: { uint16_t v; std::memcpy(&v, p, 2); return bf16_to_float(v); }
-    case DType::kFloat8E4M3FN: return e4m3fn_to_float(uint8_t(*p));
-    case DType::kFloat8E4M3FNUZ: return e4m3fnuz_to_float(uint8_t(*p));
-    default: ADD_FAILURE() << "get: unexpected dtype " << dtype_name(t.dtype()); return 0;
-  }
-}
+inline double get(const TensorView& t, int64_t i) { return testref::value_at(t, i); }
 
 // Stores v rounded to t's dtype (fp32 / fp16 / bf16) at element i of a contiguous tensor.
 inline void set(const TensorView& t, int64_t i, float v) {
