@@ -102,10 +102,10 @@ Tensor torch_per_token_w8a8_scaled_mm(const TensorView& qinput, const TensorView
                                       const TensorView& scale_a, const TensorView& scale_b,
                                       const std::optional<TensorView>& bias, int64_t num_rows,
                                       const Dims& output_shape, Stream stream) {
-  check_rows(qinput, weight, num_rows);
-  // vLLM passes scale_b.t() ([1, N]); scaled_mm takes [N, 1] and [1, N] alike.
-  Tensor out = torch_scaled_mm(qinput, weight, out_dtype, scale_a, scale_b, bias, stream);
-  return narrow_and_view(out, num_rows, output_shape);
+  // torch._scaled_mm with rowwise scales is the same call as per-tensor here: w8a8's scaled_mm takes
+  // every scale granularity (and vLLM's scale_b.t(), [1, N], like [N, 1]).
+  return torch_per_tensor_w8a8_scaled_mm(qinput, weight, out_dtype, scale_a, scale_b, bias, num_rows, output_shape,
+                                         stream);
 }
 
 Tensor torch_channelwise_w8a8_scaled_mm(const TensorView& qinput, const TensorView& weight, DType out_dtype,
