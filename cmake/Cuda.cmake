@@ -23,6 +23,20 @@ set(W8A8_CUDA_GENCODE_SM90A "-gencode=arch=compute_90a,code=sm_90a"
   CACHE STRING "nvcc -gencode flags for the Hopper-only kernels")
 
 file(GLOB_RECURSE W8A8_CUDA_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/*.cu)
+
+# w8a8's own Hopper GEMMs (CUTLASS 3.x headers from the pinned PyPI wheel, scripts/fetch-cutlass.sh).
+# Work in progress (issue 6): off by default, and not yet a registered backend.
+option(W8A8_CUTLASS "Build w8a8's Hopper CUTLASS kernels (src/scaled_mm/cutlass_sm90)" OFF)
+set(W8A8_CUTLASS_DIR "${PROJECT_SOURCE_DIR}/third_party/cutlass/include" CACHE PATH "CUTLASS/CuTe include folder")
+if(W8A8_CUTLASS)
+  if(NOT EXISTS "${W8A8_CUTLASS_DIR}/cutlass/cutlass.h")
+    message(FATAL_ERROR "W8A8_CUTLASS=ON but no CUTLASS headers in ${W8A8_CUTLASS_DIR}: run scripts/fetch-cutlass.sh")
+  endif()
+  target_include_directories(w8a8 SYSTEM PRIVATE ${W8A8_CUTLASS_DIR})
+  target_compile_definitions(w8a8 PRIVATE W8A8_WITH_CUTLASS_SM90=1)
+else()
+  list(FILTER W8A8_CUDA_SOURCES EXCLUDE REGEX "/cutlass_sm90/")
+endif()
 file(GLOB_RECURSE W8A8_CUDA_HOST_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/cuda/*.cc)
 target_sources(w8a8 PRIVATE ${W8A8_CUDA_SOURCES} ${W8A8_CUDA_HOST_SOURCES})
 foreach(source IN LISTS W8A8_CUDA_SOURCES)
