@@ -5,7 +5,7 @@
 #
 #   run on the device:  bash scripts/device-check.sh [tests|quick|quant|full]
 #   (tests: no benchmarks; quick: decode shapes; quant: quantization only; full: everything)
-#   carry: third_party/cutlass (scripts/fetch-cutlass.sh fetches it here first)
+#   carry: third_party/cutlass (scripts/fetch-cutlass.sh fetches it here first) to build w8a8's Hopper kernels
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-full}
@@ -27,7 +27,11 @@ step() {  # step NAME COMMAND...: runs, logs to $LOGS/NAME.log (all appended to 
 }
 
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw,power.limit,temperature.gpu --format=csv > "$LOGS/gpu.txt"
-step configure cmake -S . -B build/device -G Ninja -DCMAKE_BUILD_TYPE=Release -DW8A8_CUDA=ON -DW8A8_BUILD_CLI=OFF
+# w8a8's own Hopper kernels when the CUTLASS headers came along (carry third_party/cutlass).
+cutlass_flag=-DW8A8_CUTLASS=OFF
+[ -f third_party/cutlass/include/cutlass/cutlass.h ] && cutlass_flag=-DW8A8_CUTLASS=ON
+step configure cmake -S . -B build/device -G Ninja -DCMAKE_BUILD_TYPE=Release -DW8A8_CUDA=ON -DW8A8_BUILD_CLI=OFF \
+  "$cutlass_flag"
 step build cmake --build build/device -j "$(nproc)"
 step gpu-tests build/device/tests/w8a8_gpu_tests
 step cpu-tests build/device/tests/w8a8_cpu_tests --gtest_filter='-*Exhaustive*'

@@ -12,6 +12,9 @@
 #ifdef W8A8_WITH_CUDA
 #include "scaled_mm/cublaslt/cublaslt_backend.h"
 #endif
+#ifdef W8A8_WITH_CUTLASS_SM90
+#include "scaled_mm/cutlass_sm90/cutlass_backend.h"
+#endif
 
 namespace w8a8::smm {
 namespace {
@@ -29,6 +32,9 @@ std::vector<const Backend*> make_registry() {
   list.push_back(&cpu::backend());
   unfused::set_device_ops(DeviceType::kCPU, {cpu_base_gemm, unfused::epilogue_cpu});
   list.push_back(&unfused::backend());
+#ifdef W8A8_WITH_CUTLASS_SM90
+  list.push_back(&cutlass_sm90::backend());  // last: explicit requests only, until verified on a GPU (issue 6)
+#endif
   return list;
 }
 

@@ -6,6 +6,7 @@
 
 #include "common/reference.h"
 #include "gpu/gpu_test_util.h"
+#include "w8a8/error.h"
 #include "w8a8/scaled_mm.h"
 
 namespace w8a8 {
@@ -177,6 +178,34 @@ TEST(GpuScaledMm, UnfusedAndMixedAreGraphCapturable) {
     cudaGraphDestroy(graph);
     cudaStreamDestroy(s);
   }
+}
+
+// w8a8's own Hopper kernels (built with -DW8A8_CUTLASS=ON): every scale pairing, bias, M from 1.
+TEST(GpuScaledMm, CutlassSm90IfBuilt) {
+  W8A8_REQUIRE_GPU();
+  std::mt19937 g(27);
+  {
+    Operands probe = make(16, 256, 512, ScaleKind::kPerTensor, ScaleKind::kPerTensor, DType::kBFloat16, false, g);
+    Tensor out = Tensor::empty({16, 256}, DType::kBFloat16, Device::cuda());
+    try {
+      choose_scaled_mm_backend(out, to_gpu(probe.a), to_gpu(Tensor(probe.b).t()).t(), to_gpu(probe.scale_a),
+                               to_gpu(probe.scale_b), std::nullopt,
+                               ScaledMmOptions{ScaledMmBackend::kCutlass, Accumulation::kFast});
+    } catch (const Error& e) {
+      GTEST_SKIP() << e.what();
+    }
+  }
+  const std::pair<ScaleKind, ScaleKind> pairings[] = {{ScaleKind::kPerTensor, ScaleKind::kPerTensor},
+                                                      {ScaleKind::kPerToken, ScaleKind::kPerChannel},
+                                                      {ScaleKind::kPerTensor, ScaleKind::kPerChannel},
+                                                      {ScaleKind::kPerToken, ScaleKind::kPerTensor}};
+  for (auto [sa, sb] : pairings)
+    for (int64_t M : {int64_t(1), int64_t(3), int64_t(16), int64_t(17), int64_t(64), int64_t(65), int64_t(128),
+                      int64_t(129), int64_t(1000)})
+      for (bool bias : {false, true}) {
+        Operands o = make(M, M % 2 ? 272 : 384, M % 3 ? 528 : 1024, sa, sb, DType::kBFloat16, bias, g);
+        check(o, DType::kBFloat16, ScaledMmBackend::kCutlass, Accumulation::kFast, "cutlass_sm90");
+      }
 }
 
 TEST(GpuScaledMm, UnalignedShapesFallBack) {
