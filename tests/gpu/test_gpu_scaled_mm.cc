@@ -219,6 +219,11 @@ TEST(GpuScaledMm, UnalignedShapesFallBack) {
   const BackendChoice choice = choose_scaled_mm_backend(out, a, b, to_gpu(o.scale_a), to_gpu(o.scale_b),
                                                         std::nullopt, opt);
   EXPECT_NE(choice.backend, ScaledMmBackend::kCublasLt) << choice.reason;
+  // ...and computes them: the unfused path on its CUDA-core base GEMM, every output dtype.
+  for (DType out_dtype : {DType::kBFloat16, DType::kFloat16, DType::kFloat32}) {
+    Operands u = make(5, 100, 72, ScaleKind::kPerToken, ScaleKind::kPerChannel, out_dtype, true, g);
+    check(u, out_dtype, ScaledMmBackend::kAuto, Accumulation::kDefault, "unaligned");
+  }
 }
 
 }  // namespace
