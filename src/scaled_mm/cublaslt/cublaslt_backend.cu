@@ -350,17 +350,8 @@ void gemm_unit_scales(const TensorView& acc, const TensorView& a, const TensorVi
   const Support s = can_implement(p);
   W8A8_CHECK_KIND(ErrorKind::kUnsupported, s.ok, s.reason);
   if (p.m == 0 || p.n == 0) return;
-  cudaStream_t cs = resolve_stream(stream);
-  const Plan& plan = plan_for(key_for(args), Pointers{});
-  W8A8_CHECK_KIND(ErrorKind::kUnsupported, plan.ok, plan.why_not, " (", p.str(), ")");
-  // Scalar scale mode with no scale pointers: unit scales.
-  set_attr(plan.desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, static_cast<const void*>(nullptr));
-  set_attr(plan.desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, static_cast<const void*>(nullptr));
-  const float alpha = 1.0f, beta = 0.0f;
-  const int device = a.device().index;
-  W8A8_CUBLAS_CHECK(cublasLtMatmul(handle_for(device), plan.desc, &alpha, b.data(), plan.a, a.data(), plan.b, &beta,
-                                   acc.data(), plan.d, acc.data(), plan.d, &plan.algo, workspace_for(device, cs),
-                                   kWorkspaceBytes, cs));
+  // Per-tensor scale mode with null scale pointers (args.scale_a / scale_b are empty): unit scales.
+  run_direct(args, resolve_stream(stream));
 }
 
 void base_gemm(const TensorView& acc, const TensorView& a, const TensorView& b, Stream stream) {
