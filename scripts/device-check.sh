@@ -4,7 +4,7 @@
 # benchmarks (w8a8-bench and torch in the same run). Logs land in $OUT; the summary table is last.
 #
 #   run on the device:  bash scripts/device-check.sh [tests|quick|quant|full]
-#   (tests: no benchmarks; quick: decode shapes; quant: quantization only; full: everything)
+#   (tests: GPU + Python package tests, no benchmarks; pkg: the Python package alone; quick: decode shapes; quant: quantization only; full: everything)
 #   carry: third_party/cutlass (scripts/fetch-cutlass.sh fetches it here first) to build w8a8's Hopper kernels
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +41,12 @@ if [ "$mode" != quant ]; then
   step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 build/device/tests/w8a8_gpu_tests \
     --gtest_filter='GpuQuant.PerToken*:GpuQuant.BlockQuant*:GpuScaledMm.UnalignedShapesFallBack'
 fi
+# The Python package with the CUDA backends (same sources, its own build tree), then its tests with torch.
+if [ "$mode" = tests ] || [ "$mode" = full ] || [ "$mode" = pkg ]; then
+  step py-install python3 -m pip install -v --no-build-isolation --no-deps --no-cache-dir \
+    -C cmake.define.W8A8_CUDA=ON -C cmake.define.W8A8_PY_STUBS=OFF -C build-dir=build/py-device ./
+  step py-tests env LD_PRELOAD="$(g++ -print-file-name=libstdc++.so.6)" python3 -m pytest -q -rs tests/python/pkg
+fi
 # SASS: FP8 matrix instructions (QGMMA) in the GEMM kernels that are ours.
 cuobjdump --dump-sass build/device/libw8a8.a > "$LOGS/sass.txt" 2>/dev/null
 echo "QGMMA instructions in libw8a8.a: $(grep -c QGMMA "$LOGS/sass.txt")" > "$LOGS/sass-summary.txt"
@@ -60,5 +66,6 @@ fi
 echo
 cat "$LOGS/gpu.txt" "$LOGS/sass-summary.txt"
 grep -h -E "^\[  (PASSED|FAILED) |ERROR SUMMARY" "$LOGS"/gpu-tests.log "$LOGS"/cpu-tests.log "$LOGS"/memcheck.log "$LOGS"/racecheck.log 2>/dev/null
+tail -n 3 "$LOGS"/py-tests.log 2>/dev/null
 [ -f "$OUT/compare.txt" ] && cat "$OUT/compare.txt"
 printf '%s\n' "${summary[@]}"
