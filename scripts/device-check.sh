@@ -3,8 +3,10 @@
 # compute-sanitizer (memcheck, racecheck) over them, check the SASS of the GEMM kernels, then the
 # benchmarks (w8a8-bench and torch in the same run). Logs land in $OUT; the summary table is last.
 #
-#   run on the device:  bash scripts/device-check.sh [tests|quick|quant|full]
-#   (tests: GPU + Python package tests, no benchmarks; pkg: the Python package alone; quick: decode shapes; quant: quantization only; full: everything)
+#   run on the device:  bash scripts/device-check.sh [tests|quick|quant|full|tune|explore]
+#   (tests: GPU + Python package tests, no benchmarks; pkg: the Python package alone; quick: decode shapes;
+#    quant: quantization only; full: everything; tune: time the cutlass configurations and write the
+#    selection table to $OUT/selection_table.inc; explore: the same over the candidate configurations too)
 #   carry: third_party/cutlass (scripts/fetch-cutlass.sh fetches it here first) to build w8a8's Hopper kernels
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -30,9 +32,22 @@ nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw,power.limit,tempe
 # w8a8's own Hopper kernels when the CUTLASS headers came along (carry third_party/cutlass).
 cutlass_flag=-DW8A8_CUTLASS=OFF
 [ -f third_party/cutlass/include/cutlass/cutlass.h ] && cutlass_flag=-DW8A8_CUTLASS=ON
+explore_flag=-DW8A8_CUTLASS_EXPLORE=OFF
+[ "$mode" = explore ] && explore_flag=-DW8A8_CUTLASS_EXPLORE=ON
 step configure cmake -S . -B build/device -G Ninja -DCMAKE_BUILD_TYPE=Release -DW8A8_CUDA=ON -DW8A8_BUILD_CLI=OFF \
-  "$cutlass_flag"
+  "$cutlass_flag" "$explore_flag"
 step build cmake --build build/device -j "$(nproc)"
+if [ "$mode" = tune ] || [ "$mode" = explore ]; then
+  # Every configuration must compute right before its timing counts.
+  step cutlass-tests build/device/tests/w8a8_gpu_tests --gtest_filter='GpuScaledMm.Cutlass*:GpuScaledMm.FirstCall*'
+  step tune build/device/bench/w8a8-bench --tune "$([ "$mode" = explore ] && echo explore || echo table)" --reps 20 \
+    --write-table "$OUT/selection_table.inc" --json "$OUT/tune.json"
+  grep -E "^tune " "$LOGS/tune.log" > "$OUT/tune-summary.txt"
+  cat "$LOGS/gpu.txt" "$OUT/tune-summary.txt"
+  grep -h -E "^\[  (PASSED|FAILED) |^\[  FAILED" "$LOGS"/cutlass-tests.log
+  printf '%s\n' "${summary[@]}"
+  exit 0
+fi
 step gpu-tests build/device/tests/w8a8_gpu_tests
 step cpu-tests build/device/tests/w8a8_cpu_tests --gtest_filter='-*Exhaustive*'
 if [ "$mode" != quant ]; then

@@ -11,6 +11,8 @@
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "w8a8/tensor.h"
 
@@ -34,8 +36,15 @@ enum class Accumulation : uint8_t {
 enum class ScaleKind : uint8_t { kPerTensor, kPerToken, kPerChannel, kBlock };
 
 struct ScaledMmOptions {
+  ScaledMmOptions(ScaledMmBackend backend_ = ScaledMmBackend::kAuto, Accumulation accumulation_ = Accumulation::kDefault,
+                  std::string kernel_ = {})
+      : backend(backend_), accumulation(accumulation_), kernel(std::move(kernel_)) {}
   ScaledMmBackend backend = ScaledMmBackend::kAuto;
   Accumulation accumulation = Accumulation::kDefault;
+  // One named kernel configuration of the backend (scaled_mm_kernels lists them; tuning and tests),
+  // optionally with tile-scheduler knobs: "name", "name:swizzle=4,raster=m,splits=2". Empty: the
+  // backend's own measured choice.
+  std::string kernel;
 };
 
 // Allocation-free entry: writes out (a caller buffer of [M, N]).
@@ -63,6 +72,9 @@ BackendChoice choose_scaled_mm_backend(const TensorView& out, const TensorView& 
                                        const TensorView& scale_a, const TensorView& scale_b,
                                        const std::optional<TensorView>& bias = std::nullopt,
                                        const ScaledMmOptions& options = {});
+
+// The named kernel configurations of a backend built in this build (empty for backends without any).
+std::vector<std::string> scaled_mm_kernels(ScaledMmBackend backend);
 
 const char* backend_name(ScaledMmBackend backend);  // "auto", "cpu", "cutlass", "cublaslt", "unfused"
 ScaledMmBackend backend_from_name(const std::string& name);

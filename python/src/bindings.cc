@@ -331,6 +331,17 @@ NB_MODULE(_w8a8, m) {
            },
            "input"_a, "weight"_a, "weight_scale"_a, "out_dtype"_a.none(), "input_scale"_a.none(),
            "input_scale_ub"_a.none(), "bias"_a.none(), "fw"_a, "stream"_a)
+      // The allocation-free, graph-capturable variant: writes out [..., N].
+      .def("apply_into",
+           [](const w8a8::Fp8LinearOp& op, const Arr& out, const Arr& input, const Arr& weight,
+              const Arr& weight_scale, const OptArr& input_scale, const OptArr& input_scale_ub, const OptArr& bias,
+              uintptr_t stream) {
+             op.apply(view_of(out, "out"), view_of(input, "input"), view_of(weight, "weight"),
+                      view_of(weight_scale, "weight_scale"), opt_view(input_scale, "input_scale"),
+                      opt_view(input_scale_ub, "input_scale_ub"), opt_view(bias, "bias"), to_stream(stream));
+           },
+           "out"_a, "input"_a, "weight"_a, "weight_scale"_a, "input_scale"_a.none(), "input_scale_ub"_a.none(),
+           "bias"_a.none(), "stream"_a)
       .def_prop_ro("preferred_backend", &w8a8::Fp8LinearOp::preferred_backend)
       .def_prop_ro("output_padding", &w8a8::Fp8LinearOp::output_padding)
       .def_prop_ro("act_quant_static", &w8a8::Fp8LinearOp::act_quant_static)

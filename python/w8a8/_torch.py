@@ -2,8 +2,9 @@
 
 Each op has a fake (meta) implementation so torch.compile(fullgraph=True) can trace models that use them.
 scaled_mm and the quantization ops write into torch-allocated outputs (the allocation-free C++ entries), on the
-current torch CUDA stream. fp8_linear runs Fp8LinearOp.apply, whose intermediates the C++ library allocates.
-Written for the GPU machine; untested here (no torch on the CI machine).
+current torch CUDA stream. fp8_linear allocates its output with torch and runs the allocation-free
+Fp8LinearOp.apply(out, ...): its FP8 activation and scales live in the library's per-stream scratch, so the op
+captures into CUDA graphs. Tested on the GPU machine (tests/python/pkg/test_pkg_torch.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import List, Optional, Tuple
 import torch
 
 from . import _w8a8
-from ._arrays import dtype_name, stream_of, to_raw
+from ._arrays import dtype_name, scalar_like, stream_of, to_raw
 
 _lib = "w8a8"
 
@@ -107,8 +108,14 @@ def fp8_linear(input: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Te
     if op is None:
         op = _op_cache.setdefault((act_quant_static, tuple(group_shape)),
                                   Fp8LinearOp(act_quant_static, tuple(group_shape)))
-    y = op.apply(input, weight, weight_scale, out_dtype=out_dtype, input_scale=input_scale, bias=bias)
-    return y.clone() if y.data_ptr() == input.data_ptr() else y
+    if input.dtype in (torch.float8_e4m3fn, torch.float8_e4m3fnuz) and out_dtype is None:
+        raise ValueError("out_dtype: required when input is already FP8, got None")
+    out = torch.empty((*input.shape[:-1], weight.shape[1]), dtype=out_dtype or input.dtype, device=input.device)
+    op._op.apply_into(to_raw(out, "out"), to_raw(input, "input"), to_raw(weight, "weight"),
+                      to_raw(scalar_like(weight_scale, input), "weight_scale"),
+                      to_raw(scalar_like(input_scale, input), "input_scale"), None, to_raw(bias, "bias"),
+                      stream_of(input))
+    return out
 
 
 _op_cache: dict = {}

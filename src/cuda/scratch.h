@@ -1,6 +1,8 @@
 // Per-(device, stream) scratch memory for temporaries inside one call (padded operands, repacked
-// scales, the unfused path's fp32 product). It grows only outside CUDA graph capture and is reused
-// afterwards, so calls stay allocation-free (and capturable) once a first call has sized it.
+// scales, the unfused path's fp32 product, stream-K partials). A call allocates only when its stream's
+// scratch is too small; growth is legal during CUDA graph capture too (no synchronization), and a
+// buffer once handed out is never freed (a captured graph may keep using it), so after a first call of
+// the largest shape every call is allocation-free.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -12,9 +14,12 @@ namespace w8a8::cuda {
 // Independent scratch buffers of one stream, so that a layer and the kernels it calls never share one.
 enum class ScratchSlot : int { kKernel = 0, kLayer = 1 };
 
-// At least `bytes` bytes, 256-byte aligned, valid until the next stream_scratch call on the same
-// stream and slot. Throws w8a8::Error when it would have to grow during graph capture.
+// At least `bytes` bytes, 256-byte aligned, whose contents are valid until the next stream_scratch call
+// on the same stream and slot (the memory itself stays allocated for the life of the process).
 void* stream_scratch(size_t bytes, cudaStream_t stream, ScratchSlot slot = ScratchSlot::kKernel);
+
+// cudaMalloc that also works while this thread captures a CUDA graph in global mode.
+void* malloc_during_capture_too(size_t bytes);
 
 // Carves consecutive 256-byte aligned pieces out of one scratch request.
 class ScratchCarver {

@@ -41,6 +41,11 @@ struct Backend {
   const char* name;  // backend_name(id)
   Support (*can_implement)(const ScaledMmProblem& problem);
   void (*run)(const ScaledMmArgs& args);  // only called after can_implement said yes
+  // Optional. For automatic choice only: whether this backend wants a problem it can run, or leaves it to
+  // a later backend (measured slower there). Explicit requests ignore it.
+  Support (*prefers)(const ScaledMmProblem& problem) = nullptr;
+  // Optional: the named kernel configurations options.kernel may pick.
+  std::vector<std::string> (*kernels)() = nullptr;
 };
 
 // The backends built in, in preference order (kAuto takes the first that can run a problem).

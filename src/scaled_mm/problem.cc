@@ -151,12 +151,16 @@ ScaledMmProblem validate_scaled_mm_inputs(const TensorView& a, const TensorView&
   p.accumulation = options.accumulation;
   p.a_row_stride = a.stride(0);
   p.b_col_stride = b.stride(1);
+  p.kernel = options.kernel.empty() ? nullptr : options.kernel.c_str();
+  p.address_bits = reinterpret_cast<uintptr_t>(a.data()) | reinterpret_cast<uintptr_t>(b.data());
 
   if (a_plain && b_plain) {
     // Per-tensor / per-token x per-tensor / per-channel. (Where a blockwise reading also fits, e.g.
     // K == 128 with scale_a [M, 1], both readings compute the same product.)
     p.scale_a = fa.one ? ScaleKind::kPerTensor : ScaleKind::kPerToken;
     p.scale_b = fb.one ? ScaleKind::kPerTensor : ScaleKind::kPerChannel;
+    if (!fa.one) p.address_bits |= reinterpret_cast<uintptr_t>(scale_a.data());
+    if (!fb.one) p.address_bits |= reinterpret_cast<uintptr_t>(scale_b.data());
   } else if (fa.block && fb.block) {
     p.scale_a = p.scale_b = ScaleKind::kBlock;
     p.scale_a_column_major = fa.block_col;
@@ -188,6 +192,7 @@ ScaledMmProblem validate_scaled_mm_inputs(const TensorView& a, const TensorView&
     check_data(c, "bias");
     W8A8_CHECK(c.stride(0) == 1 || n <= 1, "bias: expected a contiguous tensor, got ", c.describe());
     p.has_bias = true;
+    p.address_bits |= reinterpret_cast<uintptr_t>(c.data());
   }
   return p;
 }
@@ -205,6 +210,7 @@ ScaledMmProblem validate_scaled_mm(const TensorView& out, const TensorView& a, c
   W8A8_CHECK(out.stride(0) >= p.n || p.m <= 1, "out: expected rows that do not overlap (stride(0) >= N=", p.n,
              "), got ", out.describe());
   p.out_row_stride = out.stride(0);
+  p.address_bits |= reinterpret_cast<uintptr_t>(out.data());
   return p;
 }
 

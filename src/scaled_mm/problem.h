@@ -37,6 +37,11 @@ struct ScaledMmProblem {
   int64_t a_row_stride = 0;
   int64_t b_col_stride = 0;
   int64_t out_row_stride = 0;  // 0 until the output is known
+  // OR of the addresses of a, b, out, vector scales and bias: backends with alignment rules (TMA wants
+  // 16 bytes) test its low bits. The output's address counts once it is known.
+  uint64_t address_bits = 0;
+  // options.kernel: a named configuration of the chosen backend (tuning, tests); nullptr = its own choice.
+  const char* kernel = nullptr;
 
   static constexpr int64_t kBlockSize = 128;
   bool blockwise() const { return scale_a == ScaleKind::kBlock; }

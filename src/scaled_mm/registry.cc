@@ -1,11 +1,8 @@
 // The scaled_mm backends built in, in preference order. The only file that knows them all.
 //
 // CUDA backends join behind their build flags, ahead of the CPU ones (each refuses problems on
-// other devices through can_implement), e.g.
-//   #if defined(W8A8_WITH_CUTLASS_SM90)
-//   #include "scaled_mm/cutlass_sm90/cutlass_backend.h"   ->  list.push_back(&cutlass_sm90::backend());
-//   #endif
-// and a device's unfused base GEMM + epilogue through unfused::set_device_ops.
+// other devices through can_implement, and may defer to a later one through prefers); a device's
+// unfused base GEMM + epilogue joins through unfused::set_device_ops.
 #include "scaled_mm/backend.h"
 #include "scaled_mm/cpu/cpu_backend.h"
 #include "scaled_mm/unfused/unfused.h"
@@ -25,6 +22,10 @@ void cpu_base_gemm(const TensorView& acc, const TensorView& a, const TensorView&
 
 std::vector<const Backend*> make_registry() {
   std::vector<const Backend*> list;
+#ifdef W8A8_WITH_CUTLASS_SM90
+  // First: w8a8's Hopper kernels, where its measured table has them faster (else it defers).
+  list.push_back(&cutlass_sm90::backend());
+#endif
 #ifdef W8A8_WITH_CUDA
   list.push_back(&cublaslt::backend());
   unfused::set_device_ops(DeviceType::kCUDA, {cublaslt::base_gemm, cublaslt::epilogue, cublaslt::scratch});
@@ -32,9 +33,6 @@ std::vector<const Backend*> make_registry() {
   list.push_back(&cpu::backend());
   unfused::set_device_ops(DeviceType::kCPU, {cpu_base_gemm, unfused::epilogue_cpu});
   list.push_back(&unfused::backend());
-#ifdef W8A8_WITH_CUTLASS_SM90
-  list.push_back(&cutlass_sm90::backend());  // last: explicit requests only, until verified on a GPU (issue 6)
-#endif
   return list;
 }
 

@@ -29,27 +29,44 @@ std::string built_in_list() {
 }
 
 Chosen choose(const ScaledMmProblem& p, const ScaledMmOptions& options) {
+  W8A8_CHECK(options.kernel.empty() || options.backend != ScaledMmBackend::kAuto,
+             "options.kernel: a kernel name needs options.backend too (got backend auto, kernel '", options.kernel,
+             "')");
   if (options.backend != ScaledMmBackend::kAuto) {
     const Backend* b = smm::find_backend(options.backend);
     W8A8_CHECK_KIND(ErrorKind::kUnsupported, b != nullptr, "scaled_mm: backend ", backend_name(options.backend),
                     " is not built in this build (built in: ", built_in_list(), ")");
+    W8A8_CHECK(options.kernel.empty() || b->kernels != nullptr, "options.kernel: backend ", b->name,
+               " has no named kernels (got '", options.kernel, "')");
     const Support s = b->can_implement(p);
     W8A8_CHECK_KIND(ErrorKind::kUnsupported, s.ok, "scaled_mm: backend ", b->name, " cannot run ", p.str(), ": ",
                     s.reason);
     return {b, std::string("requested (options.backend = ") + b->name + ")"};
   }
+  // The first backend in preference order that can run the problem and wants it; where every capable
+  // backend defers (prefers() says another is measured faster), the first capable one.
   std::string skipped;
+  const Backend* first_capable = nullptr;
   for (const Backend* b : smm::registered_backends()) {
     const Support s = b->can_implement(p);
-    if (s.ok) {
+    if (!s.ok) {
+      skipped += std::string(skipped.empty() ? "" : "; ") + b->name + ": " + s.reason;
+      continue;
+    }
+    if (!first_capable) first_capable = b;
+    const Support pref = b->prefers ? b->prefers(p) : Support::yes();
+    if (pref.ok) {
       std::string reason = std::string("first backend in preference order (") + built_in_list() +
                            ") that can run the problem";
+      if (!pref.reason.empty()) reason += " (" + pref.reason + ")";
       if (!skipped.empty()) reason += "; skipped " + skipped;
       return {b, reason};
     }
-    skipped += std::string(skipped.empty() ? "" : "; ") + b->name + ": " + s.reason;
+    skipped += std::string(skipped.empty() ? "" : "; ") + b->name + " defers: " + pref.reason;
   }
-  W8A8_FAIL(ErrorKind::kUnsupported, "scaled_mm: no backend can run ", p.str(), " (", skipped, ")");
+  W8A8_CHECK_KIND(ErrorKind::kUnsupported, first_capable != nullptr, "scaled_mm: no backend can run ", p.str(),
+                  " (", skipped, ")");
+  return {first_capable, "every capable backend defers; first capable (" + skipped + ")"};
 }
 
 bool log_dispatch() {
@@ -106,6 +123,11 @@ BackendChoice choose_scaled_mm_backend(const TensorView& out, const TensorView& 
   const ScaledMmProblem p = smm::validate_scaled_mm(out, a, b, scale_a, scale_b, bias, options);
   const Chosen c = choose(p, options);
   return {c.backend->id, std::string(c.backend->name) + " for " + p.str() + ": " + c.reason};
+}
+
+std::vector<std::string> scaled_mm_kernels(ScaledMmBackend backend) {
+  const Backend* b = smm::find_backend(backend);
+  return b && b->kernels ? b->kernels() : std::vector<std::string>{};
 }
 
 const char* backend_name(ScaledMmBackend backend) {

@@ -71,14 +71,9 @@ void* workspace_for(int device, cudaStream_t stream) {
   auto key = std::make_pair(device, stream);
   auto it = r.workspaces.find(key);
   if (it != r.workspaces.end()) return it->second;
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  W8A8_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
-  W8A8_CHECK_KIND(ErrorKind::kRuntime, capture == cudaStreamCaptureStatusNone,
-                  "cublaslt: the first call on a stream must run outside CUDA graph capture (it allocates the "
-                  "stream's workspace); call it once before capturing, or w8a8's prepare(stream)");
-  // The workspace, then the stream's broadcast vector for mixed scale pairings.
-  void* p = nullptr;
-  W8A8_CUDA_CHECK(cudaMalloc(&p, kWorkspaceBytes + size_t(kBroadcastMax) * sizeof(float)));
+  // The workspace, then the stream's broadcast vector for mixed scale pairings; allocated by the first
+  // call on the stream, during graph capture too (torch captures on a stream of its own).
+  void* p = cuda::malloc_during_capture_too(kWorkspaceBytes + size_t(kBroadcastMax) * sizeof(float));
   r.workspaces.emplace(key, p);
   return p;
 }

@@ -1,18 +1,38 @@
-// The Hopper kernel configurations w8a8 instantiates: few, named, one translation unit each
-// (instances/<name>.cu). The dispatcher will choose among them from a measured table (issue 6).
+// The Hopper kernel configurations w8a8 instantiates: few, named, listed here and nowhere else.
 //
-// WORK IN PROGRESS: compiled with -DW8A8_CUTLASS=ON, not yet run on a GPU nor registered as a backend.
+// Each `#define W8A8_SM90_CFG_<name> ...` line is one configuration; the build (cmake/Cuda.cmake) reads
+// these lines, writes one translation unit per configuration (2-core builds stay parallel) and the list
+// cutlass_sm90_configs.inc that the backend iterates. `W8A8_SM90_EXPLORE_<name>` lines are candidates
+// built only with -DW8A8_CUTLASS_EXPLORE=ON, for `w8a8-bench --tune` on the GPU machine; a candidate
+// that wins there is promoted to a CFG line. The dispatcher's choice among the configurations comes
+// from the measured table in selection_table.inc.
+//
+// Parameters: output, tile M N K, cluster M N, schedule, swap-AB, tile scheduler. With swap-AB the tile
+// is in the kernel's orientation: M = weight rows (N of the problem), N = tokens (M of the problem).
 #pragma once
 
 #include <cstdint>
 
-#include "w8a8/dtype.h"
 #include "w8a8/tensor.h"
 
 namespace w8a8::smm::cutlass_sm90 {
 
-// One GEMM call in the kernels' terms (validated by the backend before): A [M, K] row-major, B [K, N]
-// column-major, D [M, N] row-major; scales fp32, vectors or scalars; bias of D's type or null.
+enum class Out { bf16, fp16, fp32 };
+// pingpong: two consumer warp groups on alternate tiles; coop: both on one tile (tile M >= 128).
+// *_fast: FP8 fast accumulation; the others promote to fp32 registers (torch's default accuracy).
+enum class Sched { pingpong_fast, pingpong, coop_fast, coop };
+enum class Tiles { persistent, streamk };  // streamk: stream-K / split-K, needs a workspace
+enum class Raster { heuristic, along_m, along_n };
+
+// Run-time knobs of a configuration (no new instantiation): tile order and split-K.
+struct Knobs {
+  int swizzle = 1;  // 1, 2, 4 or 8: tiles grouped for L2 reuse
+  Raster raster = Raster::heuristic;
+  int splits = 1;  // stream-K configurations: > 1 forces split-K with that many pieces
+};
+
+// One GEMM call in the kernels' terms (validated by the backend before): A [M, K] row-major, B as
+// [N, K] row-major (the weight), D [M, N] row-major; scales fp32, vectors or scalars; bias of D's type or null.
 struct Fp8GemmCall {
   int m, n, k;
   const void* a;
@@ -27,17 +47,59 @@ struct Fp8GemmCall {
   bool scale_b_vector;
   const void* bias;
   int sm_count;
+  Knobs knobs;
   Stream stream;
 };
 
-// X-macro: name, output type, tile M N K, cluster M N, mainloop schedule, epilogue schedule.
-#define W8A8_SM90_FP8_CONFIGS(X)                                                                         \
-  X(sm90_fp8_bf16_128x128x128_c2x1_pingpong_fastaccum, cutlass::bfloat16_t, 128, 128, 128, 2, 1,        \
-    cutlass::gemm::KernelTmaWarpSpecializedPingpongFP8FastAccum, cutlass::epilogue::TmaWarpSpecialized)
+// What the backend knows of a configuration (no CUTLASS types: this header is host-only).
+struct ConfigInfo {
+  const char* name;
+  Out out;
+  int tile_m, tile_n, tile_k, cluster_m, cluster_n;
+  Sched sched;
+  bool swap_ab;
+  Tiles tiles;
+  // False when CUTLASS's can_implement refuses the call.
+  bool (*run)(const Fp8GemmCall& call);
+  bool fast_accum() const { return sched == Sched::pingpong_fast || sched == Sched::coop_fast; }
+};
 
-// Each instance: returns false when CUTLASS's can_implement refuses the call.
-#define W8A8_DECLARE_SM90_FP8(name, ...) bool run_##name(const Fp8GemmCall& call);
-W8A8_SM90_FP8_CONFIGS(W8A8_DECLARE_SM90_FP8)
-#undef W8A8_DECLARE_SM90_FP8
+// ---- shipped configurations ----
+#define W8A8_SM90_CFG_bf16_128x128x128_c2x1_pingpong_fast bf16, 128, 128, 128, 2, 1, pingpong_fast, false, persistent
+
+// ---- candidates (-DW8A8_CUTLASS_EXPLORE=ON) ----
+#define W8A8_SM90_EXPLORE_bf16_128x128x128_c2x1_pingpong bf16, 128, 128, 128, 2, 1, pingpong, false, persistent
+#define W8A8_SM90_EXPLORE_bf16_128x128x128_c1x2_pingpong_fast bf16, 128, 128, 128, 1, 2, pingpong_fast, false, persistent
+#define W8A8_SM90_EXPLORE_bf16_128x128x128_c2x1_coop_fast bf16, 128, 128, 128, 2, 1, coop_fast, false, persistent
+#define W8A8_SM90_EXPLORE_bf16_128x128x128_c2x1_coop bf16, 128, 128, 128, 2, 1, coop, false, persistent
+#define W8A8_SM90_EXPLORE_bf16_128x256x128_c2x1_coop_fast bf16, 128, 256, 128, 2, 1, coop_fast, false, persistent
+#define W8A8_SM90_EXPLORE_bf16_128x256x128_c2x1_coop bf16, 128, 256, 128, 2, 1, coop, false, persistent
+#define W8A8_SM90_EXPLORE_bf16_128x256x128_c1x2_coop_fast bf16, 128, 256, 128, 1, 2, coop_fast, false, persistent
+#define W8A8_SM90_EXPLORE_bf16_128x256x128_c1x2_coop bf16, 128, 256, 128, 1, 2, coop, false, persistent
+#define W8A8_SM90_EXPLORE_bf16_256x128x128_c2x1_coop_fast bf16, 256, 128, 128, 2, 1, coop_fast, false, persistent
+#define W8A8_SM90_EXPLORE_bf16_256x128x128_c2x1_coop bf16, 256, 128, 128, 2, 1, coop, false, persistent
+#define W8A8_SM90_EXPLORE_bf16_64x128x128_c1x1_pingpong_fast bf16, 64, 128, 128, 1, 1, pingpong_fast, false, persistent
+#define W8A8_SM90_EXPLORE_bf16_64x128x128_c1x1_pingpong bf16, 64, 128, 128, 1, 1, pingpong, false, persistent
+#define W8A8_SM90_EXPLORE_bf16_128x128x128_c1x1_coop_fast_sk bf16, 128, 128, 128, 1, 1, coop_fast, false, streamk
+#define W8A8_SM90_EXPLORE_bf16_64x16x128_c1x1_pingpong_fast_swap bf16, 64, 16, 128, 1, 1, pingpong_fast, true, persistent
+#define W8A8_SM90_EXPLORE_bf16_64x16x128_c1x1_pingpong_swap bf16, 64, 16, 128, 1, 1, pingpong, true, persistent
+#define W8A8_SM90_EXPLORE_bf16_64x16x256_c1x1_pingpong_fast_swap bf16, 64, 16, 256, 1, 1, pingpong_fast, true, persistent
+#define W8A8_SM90_EXPLORE_bf16_128x16x128_c1x1_coop_fast_swap bf16, 128, 16, 128, 1, 1, coop_fast, true, persistent
+#define W8A8_SM90_EXPLORE_bf16_128x16x128_c1x1_coop_swap bf16, 128, 16, 128, 1, 1, coop, true, persistent
+#define W8A8_SM90_EXPLORE_bf16_64x32x128_c1x1_pingpong_fast_swap bf16, 64, 32, 128, 1, 1, pingpong_fast, true, persistent
+#define W8A8_SM90_EXPLORE_bf16_64x64x128_c1x1_pingpong_fast_swap bf16, 64, 64, 128, 1, 1, pingpong_fast, true, persistent
+#define W8A8_SM90_EXPLORE_bf16_64x64x128_c1x1_pingpong_swap bf16, 64, 64, 128, 1, 1, pingpong, true, persistent
+#define W8A8_SM90_EXPLORE_bf16_128x64x128_c1x1_coop_fast_swap bf16, 128, 64, 128, 1, 1, coop_fast, true, persistent
+#define W8A8_SM90_EXPLORE_bf16_128x16x128_c1x1_coop_fast_swap_sk bf16, 128, 16, 128, 1, 1, coop_fast, true, streamk
+#define W8A8_SM90_EXPLORE_bf16_128x16x128_c1x1_coop_swap_sk bf16, 128, 16, 128, 1, 1, coop, true, streamk
+#define W8A8_SM90_EXPLORE_bf16_64x16x128_c2x1_pingpong_fast_swap bf16, 64, 16, 128, 2, 1, pingpong_fast, true, persistent
+
+// Every configuration of this build, in configs.h order: lines W8A8_SM90_CONFIG(name, parameter macro)
+// written by CMake.
+#define W8A8_SM90_DECLARE(name, params) bool run_##name(const Fp8GemmCall& call);
+#define W8A8_SM90_CONFIG W8A8_SM90_DECLARE
+#include "cutlass_sm90_configs.inc"
+#undef W8A8_SM90_CONFIG
+#undef W8A8_SM90_DECLARE
 
 }  // namespace w8a8::smm::cutlass_sm90

@@ -1,5 +1,11 @@
-// The backend around configs.h's kernels: capability check, then the configuration for the problem.
+// The backend around configs.h's kernels: capability check, the measured choice of configuration
+// (selection_table.inc, written by `w8a8-bench --tune` on an H100), and the call.
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "cuda/check.h"
 #include "scaled_mm/cutlass_sm90/configs.h"
@@ -8,43 +14,231 @@
 namespace w8a8::smm::cutlass_sm90 {
 namespace {
 
-struct DeviceInfo {
-  int major = 0, minor = 0, sm_count = 0;
+// ---- the configurations of this build ----
+#define W8A8_SM90_INFO_IMPL(name, out, tm, tn, tk, cm, cn, sched, swap, tiles) \
+  ConfigInfo{#name, Out::out, tm, tn, tk, cm, cn, Sched::sched, swap, Tiles::tiles, &run_##name},
+#define W8A8_SM90_INFO_(name, ...) W8A8_SM90_INFO_IMPL(name, __VA_ARGS__)
+#define W8A8_SM90_CONFIG(name, params) W8A8_SM90_INFO_(name, params)
+const ConfigInfo kConfigs[] = {
+#include "cutlass_sm90_configs.inc"
 };
-DeviceInfo device_info(int device) {
-  DeviceInfo d;
-  W8A8_CUDA_CHECK(cudaDeviceGetAttribute(&d.major, cudaDevAttrComputeCapabilityMajor, device));
-  W8A8_CUDA_CHECK(cudaDeviceGetAttribute(&d.minor, cudaDevAttrComputeCapabilityMinor, device));
-  W8A8_CUDA_CHECK(cudaDeviceGetAttribute(&d.sm_count, cudaDevAttrMultiProcessorCount, device));
-  return d;
+#undef W8A8_SM90_CONFIG
+constexpr int kNumConfigs = int(sizeof(kConfigs) / sizeof(kConfigs[0]));
+
+Out out_of(DType d) {
+  return d == DType::kBFloat16 ? Out::bf16 : d == DType::kFloat16 ? Out::fp16 : Out::fp32;
+}
+bool wants_fast(const ScaledMmProblem& p) { return p.accumulation == Accumulation::kFast; }
+
+// ---- the measured selection table ----
+// One row: for problems with the accumulation `fast`, M <= m_max and (N, K) nearest to (n, k), run `config`
+// with the knobs; config "cublaslt" means cuBLASLt measured faster there (the backend defers).
+struct Pick {
+  bool fast;
+  int m_max, n, k;
+  const char* config;
+  int swizzle;
+  Raster raster;
+  int splits;
+};
+#define W8A8_SM90_PICK(fast, m_max, n, k, config, swizzle, raster, splits) \
+  Pick{fast, m_max, n, k, config, swizzle, Raster::raster, splits},
+const Pick kPicks[] = {
+#include "scaled_mm/cutlass_sm90/selection_table.inc"
+    Pick{false, 0, 0, 0, nullptr, 1, Raster::heuristic, 1}  // end marker
+};
+#undef W8A8_SM90_PICK
+
+struct Choice {
+  int config = -1;  // index into kConfigs; -1: defer to another backend
+  Knobs knobs;
+  bool measured = false;  // from a table row (automatic choice takes only measured configurations)
+  const char* why = "";
+};
+
+int find_config(const char* name) {
+  for (int i = 0; i < kNumConfigs; ++i)
+    if (std::strcmp(kConfigs[i].name, name) == 0) return i;
+  return -1;
+}
+
+// The configuration of the same geometry for another output type, or -1.
+int same_geometry(const ConfigInfo& c, Out out) {
+  for (int i = 0; i < kNumConfigs; ++i) {
+    const ConfigInfo& o = kConfigs[i];
+    if (o.out == out && o.tile_m == c.tile_m && o.tile_n == c.tile_n && o.tile_k == c.tile_k &&
+        o.cluster_m == c.cluster_m && o.cluster_n == c.cluster_n && o.sched == c.sched && o.swap_ab == c.swap_ab &&
+        o.tiles == c.tiles)
+      return i;
+  }
+  return -1;
+}
+
+// Without a table row: a swap-AB configuration for small M, else the first of the output and accumulation.
+int default_config(Out out, bool fast, int64_t m) {
+  int first = -1;
+  for (int i = 0; i < kNumConfigs; ++i) {
+    const ConfigInfo& c = kConfigs[i];
+    if (c.out != out || c.fast_accum() != fast) continue;
+    if (first < 0) first = i;
+    if (c.swap_ab == (m <= 64) && c.tiles == Tiles::persistent) return i;
+  }
+  return first;
+}
+
+double log_distance(int64_t a, int64_t b) { return std::fabs(std::log2(double(a) / double(b))); }
+
+Choice choose_from_table(const ScaledMmProblem& p) {
+  const bool fast = wants_fast(p);
+  const Out out = out_of(p.out_dtype);
+  // Rows of the nearest (N, K) in log distance, then the smallest m_max >= M (else the largest m_max).
+  double best_distance = 1e300;
+  for (const Pick& r : kPicks)
+    if (r.config && r.fast == fast)
+      best_distance = std::fmin(best_distance, log_distance(p.n, r.n) + log_distance(p.k, r.k));
+  const Pick* pick = nullptr;
+  for (const Pick& r : kPicks) {
+    if (!r.config || r.fast != fast || log_distance(p.n, r.n) + log_distance(p.k, r.k) > best_distance + 1e-9)
+      continue;
+    const bool fits = p.m <= r.m_max;
+    if (!pick) pick = &r;
+    else if (fits && (pick->m_max < p.m || r.m_max < pick->m_max)) pick = &r;
+    else if (!fits && pick->m_max < p.m && r.m_max > pick->m_max) pick = &r;
+  }
+  Choice c;
+  if (pick && std::strcmp(pick->config, "cublaslt") == 0) {
+    c.why = "the table measured cuBLASLt faster here";
+    return c;
+  }
+  const int table_config = pick ? find_config(pick->config) : -1;
+  if (table_config >= 0) {
+    c.config = kConfigs[table_config].out == out ? table_config : same_geometry(kConfigs[table_config], out);
+    if (c.config >= 0) {
+      c.knobs = {pick->swizzle, pick->raster, pick->splits};
+      c.measured = true;
+      c.why = "selection table";
+      return c;
+    }
+  }
+  c.config = default_config(out, fast, p.m);
+  c.why = "default configuration (no table row for this output / accumulation)";
+  return c;
+}
+
+// A small per-thread cache of table decisions: the lookup runs once per distinct problem shape.
+Choice choose(const ScaledMmProblem& p) {
+  struct Entry {
+    int64_t m = -1, n = -1, k = -1;
+    DType out;
+    bool fast;
+    Choice choice;
+  };
+  thread_local Entry cache[8];
+  thread_local int next = 0;
+  const bool fast = wants_fast(p);
+  for (const Entry& e : cache)
+    if (e.m == p.m && e.n == p.n && e.k == p.k && e.out == p.out_dtype && e.fast == fast) return e.choice;
+  Entry& e = cache[next];
+  next = (next + 1) % 8;
+  e = {p.m, p.n, p.k, p.out_dtype, fast, choose_from_table(p)};
+  return e.choice;
+}
+
+// options.kernel: "name" or "name:swizzle=4,raster=m,splits=2".
+Choice parse_kernel(const ScaledMmProblem& p) {
+  std::string spec = p.kernel;
+  std::string name = spec.substr(0, spec.find(':'));
+  Choice c;
+  c.config = find_config(name.c_str());
+  W8A8_CHECK(c.config >= 0, "options.kernel: '", name, "' is not a cutlass configuration of this build");
+  if (spec.find(':') == std::string::npos) return c;
+  std::string rest = spec.substr(spec.find(':') + 1);
+  while (!rest.empty()) {
+    const std::string item = rest.substr(0, rest.find(','));
+    rest = rest.find(',') == std::string::npos ? "" : rest.substr(rest.find(',') + 1);
+    const auto eq = item.find('=');
+    const std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
+    if (key == "swizzle") c.knobs.swizzle = std::atoi(value.c_str());
+    else if (key == "splits") c.knobs.splits = std::atoi(value.c_str());
+    else if (key == "raster" && (value == "m" || value == "n" || value == "h"))
+      c.knobs.raster = value == "m" ? Raster::along_m : value == "n" ? Raster::along_n : Raster::heuristic;
+    else W8A8_FAIL(ErrorKind::kValue, "options.kernel: expected name[:swizzle=1|2|4|8,raster=m|n|h,splits=N], got '", spec, "'");
+  }
+  W8A8_CHECK(c.knobs.swizzle == 1 || c.knobs.swizzle == 2 || c.knobs.swizzle == 4 || c.knobs.swizzle == 8,
+             "options.kernel: swizzle must be 1, 2, 4 or 8, got ", c.knobs.swizzle, " in '", spec, "'");
+  W8A8_CHECK(c.knobs.splits >= 1 && c.knobs.splits <= 64, "options.kernel: splits must be in [1, 64], got ",
+             c.knobs.splits, " in '", spec, "'");
+  return c;
+}
+
+struct DeviceInfo {
+  int major = 0, sm_count = 0;
+};
+const DeviceInfo& device_info(int device) {
+  static DeviceInfo infos[64];
+  static std::once_flag once[64];
+  W8A8_CHECK(device >= 0 && device < 64, "cutlass: device index ", device, " out of range");
+  std::call_once(once[device], [device] {
+    W8A8_CUDA_CHECK(cudaDeviceGetAttribute(&infos[device].major, cudaDevAttrComputeCapabilityMajor, device));
+    W8A8_CUDA_CHECK(cudaDeviceGetAttribute(&infos[device].sm_count, cudaDevAttrMultiProcessorCount, device));
+  });
+  return infos[device];
 }
 
 Support can_implement(const ScaledMmProblem& p) {
   if (!p.device.is_cuda()) return Support::no("cutlass runs CUDA tensors only");
   if (device_info(p.device.index).major != 9) return Support::no("cutlass: kernels built for sm_90a only");
   if (p.a_dtype != DType::kFloat8E4M3FN) return Support::no("cutlass: e4m3fn operands only");
-  if (p.blockwise()) return Support::no("cutlass: no blockwise kernels yet");
-  if (p.out_dtype != DType::kBFloat16) return Support::no("cutlass: bf16 output only so far");
-  if (p.accumulation != Accumulation::kFast) return Support::no("cutlass: only a fast-accumulation kernel so far");
+  if (p.blockwise()) return Support::no("cutlass: no blockwise kernels (cuBLASLt runs them)");
+  if (p.k == 0) return Support::no("cutlass: K must be positive");
   if (p.k % 16 != 0 || p.n % 16 != 0 || p.a_row_stride % 16 != 0 || p.b_col_stride % 16 != 0)
     return Support::no("cutlass: K, N and the operand leading dimensions must be multiples of 16");
-  if (p.out_row_stride != 0 && p.out_row_stride % 8 != 0) return Support::no("cutlass: output rows must be 16-byte aligned");
+  const int64_t out_align = 16 / int64_t(dtype_size(p.out_dtype));
+  if (p.out_row_stride != 0 && p.out_row_stride % out_align != 0)
+    return Support::no("cutlass: output rows must be 16-byte aligned");
+  if (p.address_bits % 16 != 0) return Support::no("cutlass: operands, vector scales, bias and out must be 16-byte aligned");
+  if (p.m > INT32_MAX || p.n > INT32_MAX || p.k > INT32_MAX) return Support::no("cutlass: sizes must fit in int32");
+  if (p.kernel) {
+    const int c = parse_kernel(p).config;
+    if (kConfigs[c].out != out_of(p.out_dtype))
+      return Support::no(std::string("cutlass: kernel ") + kConfigs[c].name + " writes another output dtype");
+    if (p.accumulation != Accumulation::kDefault && kConfigs[c].fast_accum() != wants_fast(p))
+      return Support::no(std::string("cutlass: kernel ") + kConfigs[c].name + " has the other accumulation");
+    return Support::yes();
+  }
+  if (default_config(out_of(p.out_dtype), wants_fast(p), p.m) < 0)
+    return Support::no(std::string("cutlass: no ") + accumulation_name(p.accumulation) + " kernel for " +
+                       dtype_name(p.out_dtype) + " output in this build");
   return Support::yes();
+}
+
+Support prefers(const ScaledMmProblem& p) {
+  if (p.kernel) return Support::yes();
+  const Choice c = choose(p);
+  if (c.config < 0 || !c.measured) return Support::no(c.why);
+  return Support{true, std::string("kernel ") + kConfigs[c.config].name + ", " + c.why};
 }
 
 void run(const ScaledMmArgs& x) {
   const ScaledMmProblem& p = x.problem;
   if (p.m == 0 || p.n == 0) return;
+  Choice c = p.kernel ? parse_kernel(p) : choose(p);
+  if (c.config < 0) c.config = default_config(out_of(p.out_dtype), wants_fast(p), p.m);  // explicit request
   Fp8GemmCall call{int(p.m), int(p.n), int(p.k), x.a.data(), x.a.stride(0), x.b.data(), x.b.stride(1), x.out.data(),
                    x.out.stride(0), x.scale_a.data_as<const float>(), p.scale_a == ScaleKind::kPerToken,
                    x.scale_b.data_as<const float>(), p.scale_b == ScaleKind::kPerChannel,
-                   x.bias ? x.bias->data() : nullptr, device_info(p.device.index).sm_count, x.stream};
-  // One configuration so far; the measured selection table comes with the others.
-  W8A8_CHECK_KIND(ErrorKind::kUnsupported, run_sm90_fp8_bf16_128x128x128_c2x1_pingpong_fastaccum(call),
-                  "cutlass: CUTLASS's can_implement refused ", p.str());
+                   x.bias ? x.bias->data() : nullptr, device_info(p.device.index).sm_count, c.knobs, x.stream};
+  W8A8_CHECK_KIND(ErrorKind::kUnsupported, kConfigs[c.config].run(call), "cutlass: CUTLASS's can_implement refused ",
+                  kConfigs[c.config].name, " for ", p.str());
 }
 
-const Backend kBackend{ScaledMmBackend::kCutlass, "cutlass", can_implement, run};
+std::vector<std::string> kernels() {
+  std::vector<std::string> names;
+  for (const ConfigInfo& c : kConfigs) names.push_back(c.name);
+  return names;
+}
+
+const Backend kBackend{ScaledMmBackend::kCutlass, "cutlass", can_implement, run, prefers, kernels};
 
 }  // namespace
 

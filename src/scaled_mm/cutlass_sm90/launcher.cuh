@@ -1,7 +1,8 @@
-// The single generic launcher behind every configuration: can_implement -> initialize -> run.
+// The single generic launcher behind every configuration: can_implement -> workspace -> initialize -> run.
 #pragma once
 
 #include "cuda/check.h"
+#include "cuda/scratch.h"
 #include "scaled_mm/cutlass_sm90/configs.h"
 #include "scaled_mm/cutlass_sm90/sm90_fp8_gemm.cuh"
 
@@ -9,15 +10,15 @@ namespace w8a8::smm::cutlass_sm90 {
 
 template <class Config>
 bool launch(const Fp8GemmCall& c) {
-  auto args = Config::arguments(c.m, c.n, c.k, c.a, c.lda, c.b, c.ldb, c.d, c.ldd, c.scale_a, c.scale_a_vector,
-                                c.scale_b, c.scale_b_vector, c.bias, c.sm_count);
+  const auto args = Config::arguments(c);
   typename Config::Gemm gemm;
   if (gemm.can_implement(args) != cutlass::Status::kSuccess) return false;
-  // These configurations need no workspace (no split-K / stream-K reduction): nothing is allocated.
-  W8A8_CHECK_KIND(ErrorKind::kRuntime, Config::Gemm::get_workspace_size(args) == 0,
-                  "cutlass_sm90: configuration unexpectedly needs a workspace");
   cudaStream_t stream = resolve_stream(c.stream);
-  W8A8_CHECK_KIND(ErrorKind::kRuntime, gemm.initialize(args, nullptr, stream) == cutlass::Status::kSuccess,
+  // Stream-K / split-K partials live in the stream's scratch: sized by a first call, then reused, so
+  // calls stay allocation-free and capturable. Persistent configurations need none.
+  const size_t workspace_bytes = Config::Gemm::get_workspace_size(args);
+  void* workspace = workspace_bytes ? cuda::stream_scratch(workspace_bytes, stream) : nullptr;
+  W8A8_CHECK_KIND(ErrorKind::kRuntime, gemm.initialize(args, workspace, stream) == cutlass::Status::kSuccess,
                   "cutlass_sm90: initialize failed");
   W8A8_CHECK_KIND(ErrorKind::kRuntime, gemm.run(stream) == cutlass::Status::kSuccess, "cutlass_sm90: run failed");
   W8A8_CUDA_CHECK_LAUNCH();
@@ -26,11 +27,12 @@ bool launch(const Fp8GemmCall& c) {
 
 }  // namespace w8a8::smm::cutlass_sm90
 
-#define W8A8_DEFINE_SM90_FP8(name, element_d, tm, tn, tk, cm, cn, mainloop, epilogue)                        \
-  namespace w8a8::smm::cutlass_sm90 {                                                                         \
-  bool run_##name(const Fp8GemmCall& call) {                                                                  \
-    using Config = Fp8Gemm<element_d, cute::Shape<cute::Int<tm>, cute::Int<tn>, cute::Int<tk>>,              \
-                           cute::Shape<cute::Int<cm>, cute::Int<cn>, cute::_1>, mainloop, epilogue>;          \
-    return launch<Config>(call);                                                                              \
-  }                                                                                                           \
+// W8A8_SM90_DEFINE(name, W8A8_SM90_CFG_name): the run_<name> of one configuration.
+#define W8A8_SM90_DEFINE(name, params) W8A8_SM90_DEFINE_(name, params)
+#define W8A8_SM90_DEFINE_(name, ...) W8A8_SM90_DEFINE_IMPL(name, __VA_ARGS__)
+#define W8A8_SM90_DEFINE_IMPL(name, out, tm, tn, tk, cm, cn, sched, swap, tiles)                        \
+  namespace w8a8::smm::cutlass_sm90 {                                                                   \
+  bool run_##name(const Fp8GemmCall& call) {                                                            \
+    return launch<Fp8Gemm<Out::out, tm, tn, tk, cm, cn, Sched::sched, swap, Tiles::tiles>>(call);       \
+  }                                                                                                     \
   }

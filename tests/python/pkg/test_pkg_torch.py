@@ -81,6 +81,47 @@ def test_cuda_graph_capture_scaled_mm():
     assert rel(out, ref) <= 4e-3
 
 
+@pytest.mark.skipif("cuda" not in DEVICES, reason="needs a CUDA device and a CUDA build")
+@pytest.mark.parametrize("static", [False, True])
+def test_cuda_graph_capture_fp8_linear_module(static):
+    # The whole layer (quantization + GEMM) captured on torch's capture stream without a warm-up there.
+    lin = torch.nn.Linear(256, 128, dtype=torch.bfloat16, device="cuda")
+    fl = w8a8.nn.Fp8Linear.from_linear(lin)
+    if static:
+        fl = w8a8.nn.Fp8Linear.from_checkpoint(fl.weight, fl.weight_scale, fl.bias,
+                                               input_scale=torch.tensor([0.01], device="cuda"))
+    x = torch.randn(9, 256, dtype=torch.bfloat16, device="cuda")
+    eager = fl(x)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        y = fl(x)
+    x.copy_(torch.randn_like(x))
+    g.replay()
+    torch.cuda.synchronize()
+    torch.testing.assert_close(y, fl(x), rtol=0, atol=0)
+    assert not torch.equal(y, eager)
+    assert rel(y, lin(x).detach()) <= 6e-2
+
+
+@pytest.mark.skipif("cuda" not in DEVICES, reason="needs a CUDA device and a CUDA build")
+@pytest.mark.parametrize("m", [1, 16, 17, 128, 300])
+@pytest.mark.parametrize("pairing", ["per_tensor", "rowwise", "mixed_a", "mixed_b"])
+def test_scaled_mm_matches_torch_scaled_mm(m, pairing):
+    a = (torch.rand(m, 512, device="cuda") * 2 - 1).mul(300).to(torch.float8_e4m3fn)
+    w = (torch.rand(256, 512, device="cuda") * 2 - 1).mul(300).to(torch.float8_e4m3fn)
+    sa = torch.rand(m, 1, device="cuda") * 1e-3 + 1e-4 if pairing in ("rowwise", "mixed_a") else \
+        torch.tensor([2e-4], device="cuda")
+    sb = torch.rand(256, 1, device="cuda") * 1e-3 + 1e-4 if pairing in ("rowwise", "mixed_b") else \
+        torch.tensor([3e-4], device="cuda")
+    ours = w8a8.cutlass_scaled_mm(a, w.t(), sa, sb, torch.bfloat16)
+    ref = (a.double() * sa.double()) @ (w.double() * sb.double()).t()
+    assert rel(ours, ref) <= 4e-3
+    if pairing in ("per_tensor", "rowwise"):  # torch._scaled_mm takes these two pairings
+        theirs = torch._scaled_mm(a, w.t(), scale_a=sa if sa.numel() > 1 else sa[0],
+                                  scale_b=sb.t().contiguous() if sb.numel() > 1 else sb[0], out_dtype=torch.bfloat16)
+        assert rel(ours, theirs.double()) <= 8e-3
+
+
 def test_errors_map_for_torch():
     with pytest.raises(ValueError, match="scale_ub"):
         w8a8.scaled_fp8_quant(torch.randn(2, 16), scale_ub=torch.ones(1))
