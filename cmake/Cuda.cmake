@@ -33,7 +33,9 @@ if(W8A8_CUTLASS)
     message(FATAL_ERROR "W8A8_CUTLASS=ON but no CUTLASS headers in ${W8A8_CUTLASS_DIR}: run scripts/fetch-cutlass.sh")
   endif()
   target_include_directories(w8a8 SYSTEM PRIVATE ${W8A8_CUTLASS_DIR})
-  target_compile_definitions(w8a8 PRIVATE W8A8_WITH_CUTLASS_SM90=1)
+  # CUTLASS_ENABLE_GDC_FOR_SM90: the kernels wait on / release dependent grids, so programmatic dependent
+  # launch (Knobs::pdl) is correct.
+  target_compile_definitions(w8a8 PRIVATE W8A8_WITH_CUTLASS_SM90=1 CUTLASS_ENABLE_GDC_FOR_SM90=1)
   # One translation unit per configuration line of configs.h, and the list the backend iterates.
   set(configs_h ${PROJECT_SOURCE_DIR}/src/scaled_mm/cutlass_sm90/configs.h)
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${configs_h})

@@ -10,7 +10,9 @@ if [ -f "$dest/VERSION" ] && [ "$(cat "$dest/VERSION")" = "$version" ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-python3 -m pip download -q --no-deps --disable-pip-version-check "nvidia-cutlass==$version" -d "$tmp"
+py=${PYTHON:-python3}
+[ -x .venv/bin/python ] && py=.venv/bin/python   # scripts/setup.sh's venv has pip; a bare system python may not
+"$py" -m pip download -q --no-deps --disable-pip-version-check "nvidia-cutlass==$version" -d "$tmp"
 rm -rf "$dest" && mkdir -p "$dest"
 python3 - "$tmp"/nvidia_cutlass-*.whl "$dest" <<'PY'
 import sys, zipfile, pathlib

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: set up (if needed), build the CPU preset, run every CPU test through CTest
 # (C++ tests, the Python cross-checks, a bounded fuzz run). Where nvcc exists (CI has it, without a
-# GPU), the CUDA preset is compiled too, so CUDA code that no longer builds fails here.
+# GPU), the CUDA preset is compiled too, with w8a8's Hopper kernels (CUTLASS headers fetched from the
+# pinned PyPI wheel), so CUDA code that no longer builds fails here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -9,7 +10,8 @@ cmake --preset cpu -DW8A8_PYTHON="$PWD/.venv/bin/python" >/dev/null
 cmake --build --preset cpu -j "$(nproc)"
 if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH="$PATH:/usr/local/cuda/bin"
-  cmake --preset cuda -DW8A8_PYTHON="$PWD/.venv/bin/python" >/dev/null
+  scripts/fetch-cutlass.sh
+  cmake --preset cuda -DW8A8_PYTHON="$PWD/.venv/bin/python" -DW8A8_CUTLASS=ON >/dev/null
   cmake --build --preset cuda -j "$(nproc)"
 fi
 ctest --preset cpu -j "$(nproc)" "$@"

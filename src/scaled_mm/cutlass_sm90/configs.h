@@ -29,6 +29,12 @@ struct Knobs {
   int swizzle = 1;  // 1, 2, 4 or 8: tiles grouped for L2 reuse
   Raster raster = Raster::heuristic;
   int splits = 1;  // stream-K configurations: > 1 forces split-K with that many pieces
+  // Promoted schedules: WGMMA k-steps (32 deep) between promotions to fp32, a multiple of 4 (one 128-deep
+  // k-tile). Each promotion drains the WGMMA pipeline, so longer intervals run faster and round more.
+  int promote = 4;
+  // Programmatic dependent launch: the kernel's prologue overlaps the previous kernel's tail (it waits
+  // for that kernel's results before reading memory).
+  bool pdl = true;
 };
 
 // One GEMM call in the kernels' terms (validated by the backend before): A [M, K] row-major, B as
@@ -64,31 +70,43 @@ struct ConfigInfo {
   bool fast_accum() const { return sched == Sched::pingpong_fast || sched == Sched::coop_fast; }
 };
 
-// ---- shipped configurations ----
+// ---- shipped configurations (chosen from the candidates by `w8a8-bench --tune explore` on the H100) ----
+// bf16 output: one per regime and accumulation. Large M: 128x256 / 256x128 cooperative; M ~ 512: 128x128
+// pingpong; M ~ 128: 64x128 pingpong; M <= 64: swap-AB with 16-64 token columns.
+#define W8A8_SM90_CFG_bf16_128x256x128_c2x1_coop_fast bf16, 128, 256, 128, 2, 1, coop_fast, false, persistent
+#define W8A8_SM90_CFG_bf16_256x128x128_c2x1_coop_fast bf16, 256, 128, 128, 2, 1, coop_fast, false, persistent
 #define W8A8_SM90_CFG_bf16_128x128x128_c2x1_pingpong_fast bf16, 128, 128, 128, 2, 1, pingpong_fast, false, persistent
+#define W8A8_SM90_CFG_bf16_64x128x128_c1x1_pingpong_fast bf16, 64, 128, 128, 1, 1, pingpong_fast, false, persistent
+#define W8A8_SM90_CFG_bf16_64x64x128_c1x1_pingpong_fast_swap bf16, 64, 64, 128, 1, 1, pingpong_fast, true, persistent
+#define W8A8_SM90_CFG_bf16_64x32x128_c1x1_pingpong_fast_swap bf16, 64, 32, 128, 1, 1, pingpong_fast, true, persistent
+#define W8A8_SM90_CFG_bf16_64x16x256_c1x1_pingpong_fast_swap bf16, 64, 16, 256, 1, 1, pingpong_fast, true, persistent
+#define W8A8_SM90_CFG_bf16_128x128x128_c2x1_coop bf16, 128, 128, 128, 2, 1, coop, false, persistent
+#define W8A8_SM90_CFG_bf16_128x256x128_c2x1_coop bf16, 128, 256, 128, 2, 1, coop, false, persistent
+#define W8A8_SM90_CFG_bf16_128x128x128_c2x1_pingpong bf16, 128, 128, 128, 2, 1, pingpong, false, persistent
+#define W8A8_SM90_CFG_bf16_64x128x128_c1x1_pingpong bf16, 64, 128, 128, 1, 1, pingpong, false, persistent
+#define W8A8_SM90_CFG_bf16_64x64x128_c1x1_pingpong_swap bf16, 64, 64, 128, 1, 1, pingpong, true, persistent
+#define W8A8_SM90_CFG_bf16_64x16x128_c1x1_pingpong_swap bf16, 64, 16, 128, 1, 1, pingpong, true, persistent
+// fp16 and fp32 output: the large-M and the decode geometry of each accumulation (the table's bf16 choice
+// maps to these where the geometry matches, else to the first of the output and accumulation).
+#define W8A8_SM90_CFG_fp16_128x256x128_c2x1_coop_fast fp16, 128, 256, 128, 2, 1, coop_fast, false, persistent
+#define W8A8_SM90_CFG_fp16_64x16x256_c1x1_pingpong_fast_swap fp16, 64, 16, 256, 1, 1, pingpong_fast, true, persistent
+#define W8A8_SM90_CFG_fp16_128x128x128_c2x1_coop fp16, 128, 128, 128, 2, 1, coop, false, persistent
+#define W8A8_SM90_CFG_fp16_64x16x128_c1x1_pingpong_swap fp16, 64, 16, 128, 1, 1, pingpong, true, persistent
+#define W8A8_SM90_CFG_fp32_128x256x128_c2x1_coop_fast fp32, 128, 256, 128, 2, 1, coop_fast, false, persistent
+#define W8A8_SM90_CFG_fp32_64x16x256_c1x1_pingpong_fast_swap fp32, 64, 16, 256, 1, 1, pingpong_fast, true, persistent
+#define W8A8_SM90_CFG_fp32_128x128x128_c2x1_coop fp32, 128, 128, 128, 2, 1, coop, false, persistent
+#define W8A8_SM90_CFG_fp32_64x16x128_c1x1_pingpong_swap fp32, 64, 16, 128, 1, 1, pingpong, true, persistent
 
-// ---- candidates (-DW8A8_CUTLASS_EXPLORE=ON) ----
-#define W8A8_SM90_EXPLORE_bf16_128x128x128_c2x1_pingpong bf16, 128, 128, 128, 2, 1, pingpong, false, persistent
+// ---- candidates (-DW8A8_CUTLASS_EXPLORE=ON), measured slower everywhere on the H100 (2026-11-25) ----
 #define W8A8_SM90_EXPLORE_bf16_128x128x128_c1x2_pingpong_fast bf16, 128, 128, 128, 1, 2, pingpong_fast, false, persistent
 #define W8A8_SM90_EXPLORE_bf16_128x128x128_c2x1_coop_fast bf16, 128, 128, 128, 2, 1, coop_fast, false, persistent
-#define W8A8_SM90_EXPLORE_bf16_128x128x128_c2x1_coop bf16, 128, 128, 128, 2, 1, coop, false, persistent
-#define W8A8_SM90_EXPLORE_bf16_128x256x128_c2x1_coop_fast bf16, 128, 256, 128, 2, 1, coop_fast, false, persistent
-#define W8A8_SM90_EXPLORE_bf16_128x256x128_c2x1_coop bf16, 128, 256, 128, 2, 1, coop, false, persistent
 #define W8A8_SM90_EXPLORE_bf16_128x256x128_c1x2_coop_fast bf16, 128, 256, 128, 1, 2, coop_fast, false, persistent
 #define W8A8_SM90_EXPLORE_bf16_128x256x128_c1x2_coop bf16, 128, 256, 128, 1, 2, coop, false, persistent
-#define W8A8_SM90_EXPLORE_bf16_256x128x128_c2x1_coop_fast bf16, 256, 128, 128, 2, 1, coop_fast, false, persistent
 #define W8A8_SM90_EXPLORE_bf16_256x128x128_c2x1_coop bf16, 256, 128, 128, 2, 1, coop, false, persistent
-#define W8A8_SM90_EXPLORE_bf16_64x128x128_c1x1_pingpong_fast bf16, 64, 128, 128, 1, 1, pingpong_fast, false, persistent
-#define W8A8_SM90_EXPLORE_bf16_64x128x128_c1x1_pingpong bf16, 64, 128, 128, 1, 1, pingpong, false, persistent
 #define W8A8_SM90_EXPLORE_bf16_128x128x128_c1x1_coop_fast_sk bf16, 128, 128, 128, 1, 1, coop_fast, false, streamk
 #define W8A8_SM90_EXPLORE_bf16_64x16x128_c1x1_pingpong_fast_swap bf16, 64, 16, 128, 1, 1, pingpong_fast, true, persistent
-#define W8A8_SM90_EXPLORE_bf16_64x16x128_c1x1_pingpong_swap bf16, 64, 16, 128, 1, 1, pingpong, true, persistent
-#define W8A8_SM90_EXPLORE_bf16_64x16x256_c1x1_pingpong_fast_swap bf16, 64, 16, 256, 1, 1, pingpong_fast, true, persistent
 #define W8A8_SM90_EXPLORE_bf16_128x16x128_c1x1_coop_fast_swap bf16, 128, 16, 128, 1, 1, coop_fast, true, persistent
 #define W8A8_SM90_EXPLORE_bf16_128x16x128_c1x1_coop_swap bf16, 128, 16, 128, 1, 1, coop, true, persistent
-#define W8A8_SM90_EXPLORE_bf16_64x32x128_c1x1_pingpong_fast_swap bf16, 64, 32, 128, 1, 1, pingpong_fast, true, persistent
-#define W8A8_SM90_EXPLORE_bf16_64x64x128_c1x1_pingpong_fast_swap bf16, 64, 64, 128, 1, 1, pingpong_fast, true, persistent
-#define W8A8_SM90_EXPLORE_bf16_64x64x128_c1x1_pingpong_swap bf16, 64, 64, 128, 1, 1, pingpong, true, persistent
 #define W8A8_SM90_EXPLORE_bf16_128x64x128_c1x1_coop_fast_swap bf16, 128, 64, 128, 1, 1, coop_fast, true, persistent
 #define W8A8_SM90_EXPLORE_bf16_128x16x128_c1x1_coop_fast_swap_sk bf16, 128, 16, 128, 1, 1, coop_fast, true, streamk
 #define W8A8_SM90_EXPLORE_bf16_128x16x128_c1x1_coop_swap_sk bf16, 128, 16, 128, 1, 1, coop, true, streamk

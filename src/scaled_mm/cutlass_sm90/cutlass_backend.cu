@@ -31,21 +31,23 @@ Out out_of(DType d) {
 bool wants_fast(const ScaledMmProblem& p) { return p.accumulation == Accumulation::kFast; }
 
 // ---- the measured selection table ----
-// One row: for problems with the accumulation `fast`, M <= m_max and (N, K) nearest to (n, k), run `config`
-// with the knobs; config "cublaslt" means cuBLASLt measured faster there (the backend defers).
+// One row: for problems with this accumulation (fast or promoted), scales (vec: a per-token or per-channel
+// vector among them), M <= m_max and (N, K) nearest to (n, k), run `config` with the knobs; config
+// "cublaslt" means cuBLASLt measured faster there (this backend defers to it).
 struct Pick {
-  bool fast;
+  bool fast, vec;
   int m_max, n, k;
   const char* config;
   int swizzle;
   Raster raster;
-  int splits;
+  int splits, promote;
+  bool pdl;
 };
-#define W8A8_SM90_PICK(fast, m_max, n, k, config, swizzle, raster, splits) \
-  Pick{fast, m_max, n, k, config, swizzle, Raster::raster, splits},
+#define W8A8_SM90_PICK(fast, vec, m_max, n, k, config, swizzle, raster, splits, promote, pdl) \
+  Pick{fast, vec, m_max, n, k, config, swizzle, Raster::raster, splits, promote, pdl},
 const Pick kPicks[] = {
 #include "scaled_mm/cutlass_sm90/selection_table.inc"
-    Pick{false, 0, 0, 0, nullptr, 1, Raster::heuristic, 1}  // end marker
+    Pick{false, false, 0, 0, 0, nullptr, 1, Raster::heuristic, 1, 4, true}  // end marker
 };
 #undef W8A8_SM90_PICK
 
@@ -90,16 +92,20 @@ double log_distance(int64_t a, int64_t b) { return std::fabs(std::log2(double(a)
 
 Choice choose_from_table(const ScaledMmProblem& p) {
   const bool fast = wants_fast(p);
+  const bool vec = p.scale_a == ScaleKind::kPerToken || p.scale_b == ScaleKind::kPerChannel;
   const Out out = out_of(p.out_dtype);
-  // Rows of the nearest (N, K) in log distance, then the smallest m_max >= M (else the largest m_max).
+  // Rows of this accumulation and scale kind (any scale kind if none), the nearest (N, K) in log
+  // distance, then the smallest m_max >= M (else the largest m_max).
+  bool have_vec = false;
+  for (const Pick& r : kPicks) have_vec = have_vec || (r.config && r.fast == fast && r.vec == vec);
+  auto usable = [&](const Pick& r) { return r.config && r.fast == fast && (!have_vec || r.vec == vec); };
+  auto distance = [&](const Pick& r) { return log_distance(p.n, r.n) + log_distance(p.k, r.k); };
   double best_distance = 1e300;
   for (const Pick& r : kPicks)
-    if (r.config && r.fast == fast)
-      best_distance = std::fmin(best_distance, log_distance(p.n, r.n) + log_distance(p.k, r.k));
+    if (usable(r)) best_distance = std::fmin(best_distance, distance(r));
   const Pick* pick = nullptr;
   for (const Pick& r : kPicks) {
-    if (!r.config || r.fast != fast || log_distance(p.n, r.n) + log_distance(p.k, r.k) > best_distance + 1e-9)
-      continue;
+    if (!usable(r) || distance(r) > best_distance + 1e-9) continue;
     const bool fits = p.m <= r.m_max;
     if (!pick) pick = &r;
     else if (fits && (pick->m_max < p.m || r.m_max < pick->m_max)) pick = &r;
@@ -114,7 +120,7 @@ Choice choose_from_table(const ScaledMmProblem& p) {
   if (table_config >= 0) {
     c.config = kConfigs[table_config].out == out ? table_config : same_geometry(kConfigs[table_config], out);
     if (c.config >= 0) {
-      c.knobs = {pick->swizzle, pick->raster, pick->splits};
+      c.knobs = {pick->swizzle, pick->raster, pick->splits, pick->promote, pick->pdl};
       c.measured = true;
       c.why = "selection table";
       return c;
@@ -130,17 +136,19 @@ Choice choose(const ScaledMmProblem& p) {
   struct Entry {
     int64_t m = -1, n = -1, k = -1;
     DType out;
-    bool fast;
+    bool fast, vec;
     Choice choice;
   };
   thread_local Entry cache[8];
   thread_local int next = 0;
   const bool fast = wants_fast(p);
+  const bool vec = p.scale_a == ScaleKind::kPerToken || p.scale_b == ScaleKind::kPerChannel;
   for (const Entry& e : cache)
-    if (e.m == p.m && e.n == p.n && e.k == p.k && e.out == p.out_dtype && e.fast == fast) return e.choice;
+    if (e.m == p.m && e.n == p.n && e.k == p.k && e.out == p.out_dtype && e.fast == fast && e.vec == vec)
+      return e.choice;
   Entry& e = cache[next];
   next = (next + 1) % 8;
-  e = {p.m, p.n, p.k, p.out_dtype, fast, choose_from_table(p)};
+  e = {p.m, p.n, p.k, p.out_dtype, fast, vec, choose_from_table(p)};
   return e.choice;
 }
 
@@ -160,12 +168,16 @@ Choice parse_kernel(const ScaledMmProblem& p) {
     const std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
     if (key == "swizzle") c.knobs.swizzle = std::atoi(value.c_str());
     else if (key == "splits") c.knobs.splits = std::atoi(value.c_str());
+    else if (key == "promote") c.knobs.promote = std::atoi(value.c_str());
+    else if (key == "pdl" && (value == "0" || value == "1")) c.knobs.pdl = value == "1";
     else if (key == "raster" && (value == "m" || value == "n" || value == "h"))
       c.knobs.raster = value == "m" ? Raster::along_m : value == "n" ? Raster::along_n : Raster::heuristic;
-    else W8A8_FAIL(ErrorKind::kValue, "options.kernel: expected name[:swizzle=1|2|4|8,raster=m|n|h,splits=N], got '", spec, "'");
+    else W8A8_FAIL(ErrorKind::kValue, "options.kernel: expected name[:swizzle=1|2|4|8,raster=m|n|h,splits=N,promote=4|8|..,pdl=0|1], got '", spec, "'");
   }
   W8A8_CHECK(c.knobs.swizzle == 1 || c.knobs.swizzle == 2 || c.knobs.swizzle == 4 || c.knobs.swizzle == 8,
              "options.kernel: swizzle must be 1, 2, 4 or 8, got ", c.knobs.swizzle, " in '", spec, "'");
+  W8A8_CHECK(c.knobs.promote >= 4 && c.knobs.promote % 4 == 0 && c.knobs.promote <= 64,
+             "options.kernel: promote must be a multiple of 4 in [4, 64], got ", c.knobs.promote, " in '", spec, "'");
   W8A8_CHECK(c.knobs.splits >= 1 && c.knobs.splits <= 64, "options.kernel: splits must be in [1, 64], got ",
              c.knobs.splits, " in '", spec, "'");
   return c;

@@ -20,7 +20,7 @@ bool launch(const Fp8GemmCall& c) {
   void* workspace = workspace_bytes ? cuda::stream_scratch(workspace_bytes, stream) : nullptr;
   W8A8_CHECK_KIND(ErrorKind::kRuntime, gemm.initialize(args, workspace, stream) == cutlass::Status::kSuccess,
                   "cutlass_sm90: initialize failed");
-  W8A8_CHECK_KIND(ErrorKind::kRuntime, gemm.run(stream) == cutlass::Status::kSuccess, "cutlass_sm90: run failed");
+  W8A8_CHECK_KIND(ErrorKind::kRuntime, gemm.run(stream, nullptr, c.knobs.pdl) == cutlass::Status::kSuccess, "cutlass_sm90: run failed");
   W8A8_CUDA_CHECK_LAUNCH();
   return true;
 }

@@ -145,6 +145,9 @@ struct Fp8Gemm {
     args.scheduler.raster_order = c.knobs.raster == Raster::along_m   ? RasterOptions::AlongM
                                   : c.knobs.raster == Raster::along_n ? RasterOptions::AlongN
                                                                       : RasterOptions::Heuristic;
+    if constexpr (kSched == Sched::pingpong || kSched == Sched::coop) {
+      args.mainloop.mma_promotion_interval = uint32_t(c.knobs.promote);
+    }
     if constexpr (kTiles == Tiles::streamk) {
       // splits > 1: split-K with that many pieces; 1: CUTLASS's stream-K / data-parallel heuristic.
       args.scheduler.splits = c.knobs.splits;
