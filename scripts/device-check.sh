@@ -50,14 +50,21 @@ if [ "$mode" = tune ] || [ "$mode" = explore ]; then
   step tune timeout "${W8A8_TUNE_SECONDS:-300}" build/device/bench/w8a8-bench \
     --tune "$([ "$mode" = explore ] && echo explore || echo table)" --reps 20 --json "$OUT/tune.json"
   mkdir -p build/tune-out
-  step table python3 bench/make_selection_table.py "$OUT/tune.json" --max-promote "${W8A8_MAX_PROMOTE:-16}" \
+  cp "$OUT/tune.json" build/tune-out/
+  # The longest promotion interval whose accuracy test passed (CutlassAccumulationAccuracyLongK).
+  max_promote=16
+  for p in 16 8; do
+    grep "\[accuracy\]" "$LOGS/cutlass-tests.log" | grep "promote=$p " | grep -q -E " > |off by" && max_promote=$((p / 2))
+  done
+  echo "max promotion interval with the spec's accuracy: $max_promote" > "$LOGS/promote.txt"
+  step table python3 bench/make_selection_table.py "$OUT/tune.json" --max-promote "$max_promote" \
     --out build/tune-out/selection_table.inc
   cp build/tune-out/selection_table.inc "$OUT/"
   grep -E "^tune " "$LOGS/tune.log" > "$OUT/tune-summary.txt"
   grep -h "\[accuracy\]" "$LOGS/cutlass-tests.log" > "$OUT/accuracy.txt"
 fi
 if [ "$mode" = tune ] || [ "$mode" = explore ]; then
-  cat "$LOGS/gpu.txt" "$OUT/tune-summary.txt" "$OUT/accuracy.txt"
+  cat "$LOGS/gpu.txt" "$OUT/tune-summary.txt" "$OUT/accuracy.txt" "$LOGS/promote.txt"
   grep -h -E "^\[  (PASSED|FAILED) " "$LOGS"/cutlass-tests.log
   tail -n 3 "$LOGS"/py-tests.log 2>/dev/null
   printf '%s\n' "${summary[@]}"
