@@ -251,15 +251,19 @@ NB_MODULE(_w8a8, m) {
   m.def("scaled_mm",
         [](const Arr& a, const Arr& b, const Arr& sa, const Arr& sb, const std::string& out_dtype,
            const OptArr& bias, const std::string& backend, const std::string& accumulation, int fw,
-           uintptr_t stream) {
+           uintptr_t stream, const std::string& kernel) {
+          w8a8::ScaledMmOptions options = mm_options(backend, accumulation);
+          options.kernel = kernel;
           return out_of(w8a8::scaled_mm(view_of(a, "a"), view_of(b, "b"), view_of(sa, "scale_a"),
                                         view_of(sb, "scale_b"), w8a8::dtype_from_name(out_dtype),
-                                        opt_view(bias, "bias"), mm_options(backend, accumulation),
-                                        to_stream(stream)),
+                                        opt_view(bias, "bias"), options, to_stream(stream)),
                         fw);
         },
         "a"_a, "b"_a, "scale_a"_a, "scale_b"_a, "out_dtype"_a, "bias"_a.none(), "backend"_a, "accumulation"_a,
-        "fw"_a, "stream"_a);
+        "fw"_a, "stream"_a, "kernel"_a = "");
+  m.def("scaled_mm_kernels", [](const std::string& backend) {
+    return w8a8::scaled_mm_kernels(w8a8::backend_from_name(backend));
+  });
   m.def("scaled_mm_into",
         [](const Arr& out, const Arr& a, const Arr& b, const Arr& sa, const Arr& sb, const OptArr& bias,
            const std::string& backend, const std::string& accumulation, uintptr_t stream) {

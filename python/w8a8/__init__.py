@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GroupShape", "QuantFP8", "Fp8LinearOp", "scaled_fp8_quant", "per_token_group_quant_fp8", "per_block_quant_fp8",
-    "cutlass_scaled_mm", "scaled_mm", "choose_scaled_mm_backend", "dispatch_w8a8_scaled_mm",
+    "cutlass_scaled_mm", "scaled_mm", "scaled_mm_kernels", "choose_scaled_mm_backend", "dispatch_w8a8_scaled_mm",
     "requantize_with_max_scale", "convert_to_channelwise", "normalize_e4m3fn_to_e4m3fnuz", "per_tensor_dequantize",
     "all_close_1d", "cutlass_fp8_supported", "cutlass_block_fp8_supported", "cutlass_group_gemm_supported",
     "sparse_cutlass_supported", "capabilities", "platform", "cuda_built",
@@ -141,13 +141,19 @@ class QuantFP8:
 
 # ---- scaled GEMM ---------------------------------------------------------------------------------------------
 def scaled_mm(a, b, scale_a, scale_b, out_dtype, bias=None, *, backend: str = "auto",
-              accumulation: str = "default"):
+              accumulation: str = "default", kernel: str = ""):
     """out[M, N] = (scale_a * a) @ (scale_b * b) + bias with a chosen backend ("auto", "cpu", "cutlass",
-    "cublaslt", "unfused") and accumulation ("default", "promoted", "fast"). b is [K, N] column-major."""
+    "cublaslt", "unfused") and accumulation ("default", "promoted", "fast"). b is [K, N] column-major.
+    kernel: one of scaled_mm_kernels(backend) (with optional knobs, "name:swizzle=4"), for tests and tuning."""
     scale_a, scale_b = scalar_like(scale_a, a), scalar_like(scale_b, a)
     return from_raw(_w8a8.scaled_mm(to_raw(a, "a"), to_raw(b, "b"), to_raw(scale_a, "scale_a"),
                                     to_raw(scale_b, "scale_b"), dtype_name(out_dtype), to_raw(bias, "bias"),
-                                    str(backend), str(accumulation), framework_of(a), stream_of(a)))
+                                    str(backend), str(accumulation), framework_of(a), stream_of(a), str(kernel)))
+
+
+def scaled_mm_kernels(backend: str = "cutlass"):
+    """The named kernel configurations of a backend in this build (empty where it has none)."""
+    return list(_w8a8.scaled_mm_kernels(str(backend)))
 
 
 def cutlass_scaled_mm(a, b, scale_a, scale_b, out_dtype, bias=None):

@@ -243,3 +243,26 @@ TEST_F(ScaledMmValidation, NoBackendForDeviceIsUnsupported) {
 
 }  // namespace
 }  // namespace w8a8
+
+namespace w8a8 {
+namespace {
+
+// options.kernel names a configuration of an explicit backend; everything else is a value error.
+TEST(ScaledMmKernelOption, NeedsABackendWithNamedKernels) {
+  Tensor a = Tensor::zeros({4, 32}, DType::kFloat8E4M3FN);
+  Tensor w = Tensor::zeros({16, 32}, DType::kFloat8E4M3FN);
+  Tensor s = Tensor::zeros({1}, DType::kFloat32);
+  Tensor out = Tensor::zeros({4, 16}, DType::kBFloat16);
+  EXPECT_TRUE(throws_error(
+      [&] { scaled_mm(out, a, w.t(), s, s, std::nullopt, ScaledMmOptions{ScaledMmBackend::kAuto, {}, "x"}); },
+      ErrorKind::kValue, {"options.kernel", "needs options.backend", "'x'"}));
+  EXPECT_TRUE(throws_error(
+      [&] { scaled_mm(out, a, w.t(), s, s, std::nullopt, ScaledMmOptions{ScaledMmBackend::kCpu, {}, "x"}); },
+      ErrorKind::kValue, {"options.kernel", "backend cpu has no named kernels"}));
+  EXPECT_TRUE(scaled_mm_kernels(ScaledMmBackend::kCpu).empty());
+  // Without a kernel the same call runs.
+  scaled_mm(out, a, w.t(), s, s, std::nullopt, ScaledMmOptions{ScaledMmBackend::kCpu});
+}
+
+}  // namespace
+}  // namespace w8a8

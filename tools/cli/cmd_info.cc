@@ -72,6 +72,37 @@ int run_info(const InfoArgs& a) {
     cpu_choice = std::string("unavailable: ") + e.what();
   }
 
+  // On a CUDA device: what scaled_mm runs for the harness's N = K = 8192 at a few M (the measured
+  // selection table at work), and the kernel configurations this build has.
+  json gpu_choices = json::array();
+  const std::vector<std::string> kernels = scaled_mm_kernels(ScaledMmBackend::kCutlass);
+  if (p.is_cuda) {
+    try {
+      const int64_t N = 8192, K = 8192;
+      Tensor qb = Tensor::empty({N, K}, DType::kFloat8E4M3FN, Device::cuda());
+      Tensor sb1 = Tensor::empty({1}, DType::kFloat32, Device::cuda());
+      Tensor sbv = Tensor::empty({N, 1}, DType::kFloat32, Device::cuda());
+      for (int64_t M : {1, 16, 128, 1024, 8192}) {
+        Tensor qa = Tensor::empty({M, K}, DType::kFloat8E4M3FN, Device::cuda());
+        Tensor sav = Tensor::empty({M, 1}, DType::kFloat32, Device::cuda());
+        Tensor out = Tensor::empty({M, N}, DType::kBFloat16, Device::cuda());
+        for (bool rowwise : {false, true})
+          for (Accumulation acc : {Accumulation::kPromoted, Accumulation::kFast}) {
+            const BackendChoice c = choose_scaled_mm_backend(out, qa, qb.t(), rowwise ? sav : sb1, rowwise ? sbv : sb1,
+                                                             std::nullopt, ScaledMmOptions{ScaledMmBackend::kAuto, acc});
+            std::string kernel;
+            const auto at = c.reason.find("(kernel ");
+            if (at != std::string::npos) kernel = c.reason.substr(at + 8, c.reason.find(',', at) - at - 8);
+            gpu_choices.push_back({{"M", M}, {"N", N}, {"K", K}, {"scales", rowwise ? "rowwise" : "per_tensor"},
+                                   {"accumulation", accumulation_name(acc)}, {"backend", backend_name(c.backend)},
+                                   {"kernel", kernel}, {"reason", c.reason}});
+          }
+      }
+    } catch (const std::exception& e) {
+      gpu_choices.push_back({{"error", e.what()}});
+    }
+  }
+
 #ifdef W8A8_CLI_CUDA_BUILD
   const bool cuda_option = true;
 #else
@@ -99,6 +130,8 @@ int run_info(const InfoArgs& a) {
                 {"capabilities", capj},
                 {"fp8_linear_op", {{"preferred_backend", preferred}, {"why", why}, {"cases", op_json}}},
                 {"scaled_mm_cpu_problem", cpu_choice},
+                {"scaled_mm_gpu_choices", gpu_choices},
+                {"cutlass_kernels", kernels},
                 {"accumulation_default", "promoted (fp32 accumulation)"}});
     return kExitOk;
   }
@@ -122,6 +155,20 @@ int run_info(const InfoArgs& a) {
                     : (", pads to " + std::to_string(c["output_padding"].get<int64_t>()) + " rows").c_str());
   std::printf("\nscaled_mm on CPU tensors (M=16, N=K=256, per-token x per-channel, bf16 out)\n  %s\n", cpu_choice.c_str());
   std::printf("  accumulation default: promoted (fp32)\n");
+  if (!gpu_choices.empty()) {
+    std::printf("\nscaled_mm on the GPU (N = K = 8192, bf16 out): the measured choice\n");
+    for (const json& c : gpu_choices) {
+      if (c.contains("error")) {
+        std::printf("  unavailable: %s\n", c["error"].get<std::string>().c_str());
+        continue;
+      }
+      std::printf("  M=%-5ld %-10s %-8s -> %s %s\n", long(c["M"].get<int64_t>()), c["scales"].get<std::string>().c_str(),
+                  c["accumulation"].get<std::string>().c_str(), c["backend"].get<std::string>().c_str(),
+                  c["kernel"].get<std::string>().c_str());
+    }
+  }
+  std::printf("\ncutlass kernel configurations in this build: %zu\n", kernels.size());
+  for (const std::string& k : kernels) std::printf("  %s\n", k.c_str());
   return kExitOk;
 }
 

@@ -98,7 +98,13 @@ def test_scaled_mm_other_errors():
         w8a8.scaled_mm(a, b, S1, S1, BF16, backend="bogus")
     with pytest.raises(ValueError, match="accumulation: expected"):
         w8a8.scaled_mm(a, b, S1, S1, BF16, accumulation="bogus")
+    with pytest.raises(ValueError, match="options.kernel: a kernel name needs options.backend"):
+        w8a8.scaled_mm(a, b, S1, S1, BF16, kernel="bf16_128x256x128_c2x1_coop_fast")
+    with pytest.raises(ValueError, match="options.kernel: backend cpu has no named kernels"):
+        w8a8.scaled_mm(a, b, S1, S1, BF16, backend="cpu", kernel="anything")
+    assert w8a8.scaled_mm_kernels("cpu") == []
     if not w8a8.cuda_built:
+        assert w8a8.scaled_mm_kernels("cutlass") == []
         with pytest.raises(NotImplementedError, match="backend cutlass is not built"):
             w8a8.scaled_mm(a, b, S1, S1, BF16, backend="cutlass")
         with pytest.raises(RuntimeError):  # NotImplementedError is a RuntimeError
