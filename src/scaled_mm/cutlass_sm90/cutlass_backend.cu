@@ -1,5 +1,6 @@
 // The backend around configs.h's kernels: capability check, the measured choice of configuration
 // (selection_table.inc, written by `w8a8-bench --tune` on an H100), and the call.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -94,22 +95,24 @@ Choice choose_from_table(const ScaledMmProblem& p) {
   const bool fast = wants_fast(p);
   const bool vec = p.scale_a == ScaleKind::kPerToken || p.scale_b == ScaleKind::kPerChannel;
   const Out out = out_of(p.out_dtype);
-  // Rows of this accumulation and scale kind (any scale kind if none), the nearest (N, K) in log
-  // distance, then the smallest m_max >= M (else the largest m_max).
+  // Rows of this accumulation and scale kind (any scale kind if none); of those, the M bucket (the smallest
+  // m_max >= M, else the largest m_max), then the nearest (N, K) in log distance.
   bool have_vec = false;
   for (const Pick& r : kPicks) have_vec = have_vec || (r.config && r.fast == fast && r.vec == vec);
   auto usable = [&](const Pick& r) { return r.config && r.fast == fast && (!have_vec || r.vec == vec); };
-  auto distance = [&](const Pick& r) { return log_distance(p.n, r.n) + log_distance(p.k, r.k); };
-  double best_distance = 1e300;
-  for (const Pick& r : kPicks)
-    if (usable(r)) best_distance = std::fmin(best_distance, distance(r));
-  const Pick* pick = nullptr;
+  int bucket = -1, largest = -1;
   for (const Pick& r : kPicks) {
-    if (!usable(r) || distance(r) > best_distance + 1e-9) continue;
-    const bool fits = p.m <= r.m_max;
-    if (!pick) pick = &r;
-    else if (fits && (pick->m_max < p.m || r.m_max < pick->m_max)) pick = &r;
-    else if (!fits && pick->m_max < p.m && r.m_max > pick->m_max) pick = &r;
+    if (!usable(r)) continue;
+    largest = std::max(largest, r.m_max);
+    if (r.m_max >= p.m && (bucket < 0 || r.m_max < bucket)) bucket = r.m_max;
+  }
+  if (bucket < 0) bucket = largest;
+  const Pick* pick = nullptr;
+  double best_distance = 1e300;
+  for (const Pick& r : kPicks) {
+    if (!usable(r) || r.m_max != bucket) continue;
+    const double d = log_distance(p.n, r.n) + log_distance(p.k, r.k);
+    if (d < best_distance) best_distance = d, pick = &r;
   }
   Choice c;
   if (pick && std::strcmp(pick->config, "cublaslt") == 0) {
