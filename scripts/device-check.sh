@@ -76,7 +76,7 @@ if [ "$mode" != quant ]; then
   step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 build/device/tests/w8a8_gpu_tests \
     --gtest_filter='GpuQuant.*:GpuScaledMm.Blockwise*:GpuScaledMm.Unfused*:GpuScaledMm.UnalignedShapesFallBack:GpuScaledMm.CutlassAutomatic*:GpuScaledMm.FirstCall*:GpuLinear.OutVariant*:GpuDispatch*'
   step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 build/device/tests/w8a8_gpu_tests \
-    --gtest_filter='GpuQuant.PerToken*:GpuQuant.BlockQuant*:GpuScaledMm.UnalignedShapesFallBack'
+    --gtest_filter='GpuQuant.PerToken*:GpuQuant.BlockQuant*:GpuScaledMm.UnalignedShapesFallBack:GpuScaledMm.FirstCall*'
 fi
 # SASS: FP8 matrix instructions (QGMMA) in the GEMM kernels that are ours.
 cuobjdump --dump-sass build/device/libw8a8.a > "$LOGS/sass.txt" 2>/dev/null

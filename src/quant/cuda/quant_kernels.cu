@@ -17,6 +17,15 @@ namespace {
 
 constexpr int kThreads = 256;
 
+// The kernels that produce a GEMM's FP8 activations let a GEMM launched after them with programmatic
+// dependent launch (w8a8's Hopper kernels) start its prologue early; that GEMM still waits for this grid
+// to complete before it reads memory, so this only moves the launch, never the data.
+__device__ __forceinline__ void allow_dependent_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 // ---- element access ------------------------------------------------------------------------
 struct Bf16 {
   using T = uint16_t;
@@ -139,6 +148,7 @@ template <class In, int VEC, bool kFnuz>
 __global__ void static_quant_kernel(uint8_t* __restrict__ out, int64_t out_ld, const typename In::T* __restrict__ in,
                                     int64_t in_ld, int64_t M, int64_t M_out, int64_t K,
                                     const float* __restrict__ scale, int64_t scale_stride) {
+  allow_dependent_launch();
   const int64_t nvec = K / VEC;
   for (int64_t m = blockIdx.y; m < M_out; m += gridDim.y) {
     uint8_t* q = out + m * out_ld;
@@ -179,6 +189,7 @@ __global__ void __launch_bounds__(kThreads) per_token_kernel(
     uint8_t* __restrict__ out, int64_t out_ld, const typename In::T* __restrict__ in, int64_t in_ld, int64_t M,
     int64_t K, float* __restrict__ scales, int64_t scale_stride, const float* __restrict__ scale_ub, float qmax,
     float min_scale) {
+  allow_dependent_launch();
   const int64_t m = blockIdx.x;
   const int64_t nvec = K / VEC;
   uint8_t* q = out + m * out_ld;
@@ -220,6 +231,7 @@ template <class In, int VEC, bool kFnuz>
 __global__ void group_kernel(uint8_t* __restrict__ out, int64_t out_ld, const typename In::T* __restrict__ in,
                              int64_t in_ld, int64_t M, int64_t K, int64_t G, float* __restrict__ scales, int64_t s0,
                              int64_t s1, float eps, bool ue8m0, float qmax) {
+  allow_dependent_launch();
   const int64_t ng = K / G;
   const int64_t warp = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) >> 5;
   const int lane = threadIdx.x & 31;
@@ -243,6 +255,7 @@ template <class In, int VEC, bool kFnuz>
 __global__ void group_kernel_lanes(uint8_t* __restrict__ out, int64_t out_ld, const typename In::T* __restrict__ in,
                                    int64_t in_ld, int64_t M, int64_t K, int lanes, float* __restrict__ scales,
                                    int64_t s0, int64_t s1, float eps, bool ue8m0, float qmax) {
+  allow_dependent_launch();
   const int64_t G = int64_t(lanes) * VEC, ng = K / G;
   const int64_t thread = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   const int64_t group = thread / lanes;

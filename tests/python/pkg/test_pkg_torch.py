@@ -117,8 +117,9 @@ def test_scaled_mm_matches_torch_scaled_mm(m, pairing):
     ref = (a.double() * sa.double()) @ (w.double() * sb.double()).t()
     assert rel(ours, ref) <= 4e-3
     if pairing in ("per_tensor", "rowwise"):  # torch._scaled_mm takes these two pairings
-        theirs = torch._scaled_mm(a, w.t(), scale_a=sa if sa.numel() > 1 else sa[0],
-                                  scale_b=sb.t().contiguous() if sb.numel() > 1 else sb[0], out_dtype=torch.bfloat16)
+        rowwise = pairing == "rowwise"
+        theirs = torch._scaled_mm(a, w.t(), scale_a=sa if rowwise else sa[0],
+                                  scale_b=sb.t().contiguous() if rowwise else sb[0], out_dtype=torch.bfloat16)
         assert rel(ours, theirs.double()) <= 8e-3
 
 
