@@ -364,6 +364,49 @@ void tune(const std::string& which, int reps, const std::string& json_path) {
   }
 }
 
+// --time M,N,K promoted|fast per_tensor|rowwise SPEC...: one shape, each kernel spec ("cublaslt", "unfused",
+// "auto" or a cutlass "config[:knobs]"), timed alternately twice (power-cap drift shows as a spread).
+void time_kernels(const std::string& shape, const std::string& acc_name, const std::string& scales,
+                  const std::vector<std::string>& specs, int reps) {
+  Shape s{};
+  if (std::sscanf(shape.c_str(), "%ld,%ld,%ld", &s.M, &s.N, &s.K) != 3) {
+    std::fprintf(stderr, "--time: expected M,N,K, got %s\n", shape.c_str());
+    std::exit(2);
+  }
+  const bool fast = acc_name == "fast", vec = scales == "rowwise";
+  const size_t copies = std::max<size_t>(1, (kRotateBytes + size_t(s.N * s.K) - 1) / size_t(s.N * s.K));
+  std::vector<Tensor> weights;
+  for (size_t i = 0; i < copies; ++i) weights.push_back(random_fp8_fast({s.N, s.K}, 100 + i));
+  Tensor a = random_fp8_fast({s.M, s.K}, 99);
+  Tensor out = Tensor::empty({s.M, s.N}, DType::kBFloat16, Device::cuda());
+  std::mt19937 gen(3);
+  Tensor sa = random_device(vec ? Dims{s.M, 1} : Dims{1}, DType::kFloat32, gen, 0.5f, 1.0f);
+  Tensor sb = random_device(vec ? Dims{s.N, 1} : Dims{1}, DType::kFloat32, gen, 0.5f, 1.0f);
+  const bool large = s.M * s.N * s.K >= (int64_t(1) << 36);
+  for (int round = 0; round < 2; ++round)
+    for (const std::string& spec : specs) {
+      ScaledMmOptions opt{ScaledMmBackend::kCutlass, fast ? Accumulation::kFast : Accumulation::kPromoted, spec};
+      if (spec == "cublaslt" || spec == "unfused" || spec == "auto") {
+        opt.backend = backend_from_name(spec);
+        opt.kernel.clear();
+      }
+      try {
+        scaled_mm(out, a, weights[0].t(), sa, sb, std::nullopt, opt);
+      } catch (const Error& e) {
+        std::fprintf(stderr, "time %s: %s\n", spec.c_str(), e.what());
+        continue;
+      }
+      std::vector<std::function<void(cudaStream_t)>> calls;
+      for (const Tensor& w : weights)
+        calls.push_back([&, w, opt](cudaStream_t st) {
+          scaled_mm(out, a, w.t(), sa, sb, std::nullopt, opt, reinterpret_cast<Stream>(st));
+        });
+      const double us = time_graph(calls, large ? (round == 0 && &spec == &specs[0] ? 3.0 : 1.0) : 0.2, reps);
+      std::printf("time M=%ld N=%ld K=%ld %s %s %-56s %9.1f us %7.1f TFLOPS\n", long(s.M), long(s.N), long(s.K),
+                  acc_name.c_str(), scales.c_str(), spec.c_str(), us, 2.0 * s.M * s.N * s.K / us / 1e6);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -375,10 +418,18 @@ int main(int argc, char** argv) {
     else if (arg == "--shapes" && i + 1 < argc) which = argv[++i];
     else if (arg == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
     else if (arg == "--tune" && i + 1 < argc) tune_which = argv[++i];
+    else if (arg == "--time" && i + 3 < argc) {
+      const std::string shape = argv[++i], acc = argv[++i], scales = argv[++i];
+      std::vector<std::string> specs;
+      while (i + 1 < argc && std::strncmp(argv[i + 1], "--", 2) != 0) specs.push_back(argv[++i]);
+      time_kernels(shape, acc, scales, specs, reps);
+      return 0;
+    }
     else {
       std::fprintf(stderr,
                    "usage: w8a8-bench [--shapes all|decode|large|quant] [--reps N] [--json FILE]\n"
-                   "       w8a8-bench --tune explore|table [--reps N] [--json FILE]\n");
+                   "       w8a8-bench --tune explore|table [--reps N] [--json FILE]\n"
+                   "       w8a8-bench [--reps N] --time M,N,K promoted|fast per_tensor|rowwise SPEC...\n");
       return 2;
     }
   }

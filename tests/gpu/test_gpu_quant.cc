@@ -94,12 +94,15 @@ TEST(GpuQuant, PerTokenMatchesCpuBitForBit) {
 TEST(GpuQuant, PerTokenPaddingRowsAreZeroWithUnitScale) {
   W8A8_REQUIRE_GPU();
   std::mt19937 gen(12);
-  Tensor x = random_activation(5, 256, 256, DType::kBFloat16, gen);
-  auto [q_cpu, s_cpu] = scaled_fp8_quant(x, std::nullopt, int64_t(17), std::nullopt, true);
-  auto [q_gpu, s_gpu] = scaled_fp8_quant(to_gpu(x), std::nullopt, int64_t(17), std::nullopt, true);
-  ASSERT_EQ(q_gpu.size(0), 17);
-  EXPECT_TRUE(same_bytes(q_gpu, q_cpu));
-  EXPECT_TRUE(same_bytes(s_gpu, s_cpu));
+  // Few rows (a block per row) and many (the resident grid looping over rows, padding rows last).
+  for (auto [M, padded] : {std::pair<int64_t, int64_t>{5, 17}, {3001, 3500}}) {
+    Tensor x = random_activation(M, 256, 256, DType::kBFloat16, gen);
+    auto [q_cpu, s_cpu] = scaled_fp8_quant(x, std::nullopt, padded, std::nullopt, true);
+    auto [q_gpu, s_gpu] = scaled_fp8_quant(to_gpu(x), std::nullopt, padded, std::nullopt, true);
+    ASSERT_EQ(q_gpu.size(0), padded);
+    EXPECT_TRUE(same_bytes(q_gpu, q_cpu)) << "M=" << M;
+    EXPECT_TRUE(same_bytes(s_gpu, s_cpu)) << "M=" << M;
+  }
 }
 
 TEST(GpuQuant, PerTensorStaticAndDynamicMatchCpu) {

@@ -6,6 +6,7 @@
 #include <cuda_fp8.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <type_traits>
 
 #include "cuda/check.h"
@@ -225,6 +226,55 @@ __global__ void __launch_bounds__(kThreads) per_token_kernel(
     reinterpret_cast<QVec<VEC>*>(q)[i] = vec_quant<In, VEC, kFnuz>(x[i], inv);
 }
 
+// Large M: a resident grid whose blocks loop over rows, loading row m + gridDim.x into registers while row m
+// is reduced and written, so every block always has loads in flight (the one-block-per-row kernel stalls on
+// its reduction barriers with nothing outstanding). Rows of up to kThreads * kCached * VEC elements;
+// the same arithmetic per row as per_token_kernel.
+template <class In, int VEC, bool kFnuz, int kCached>
+__global__ void __launch_bounds__(kThreads) per_token_rows_kernel(
+    uint8_t* __restrict__ out, int64_t out_ld, const typename In::T* __restrict__ in, int64_t in_ld, int64_t M,
+    int64_t M_out, int64_t K, float* __restrict__ scales, int64_t scale_stride, const float* __restrict__ scale_ub,
+    float qmax, float min_scale) {
+  allow_dependent_launch();
+  const int64_t nvec = K / VEC;
+  const float ub = scale_ub != nullptr ? *scale_ub : __uint_as_float(0x7F800000u);
+  Vec<In, VEC> cur[kCached], nxt[kCached];
+  auto load_row = [&](int64_t row, Vec<In, VEC>* c) {
+    const auto* x = reinterpret_cast<const Vec<In, VEC>*>(in + row * in_ld);
+#pragma unroll
+    for (int j = 0; j < kCached; ++j) {
+      const int64_t i = threadIdx.x + int64_t(j) * kThreads;
+      if (i < nvec) c[j] = x[i];
+    }
+  };
+  int64_t m = blockIdx.x;
+  if (m < M) load_row(m, cur);
+  for (; m < M_out; m += gridDim.x) {
+    uint8_t* q = out + m * out_ld;
+    if (m >= M) {  // token padding (rows past M come after every real row of this block)
+      for (int64_t i = threadIdx.x; i < nvec; i += kThreads) reinterpret_cast<QVec<VEC>*>(q)[i] = QVec<VEC>{};
+      if (threadIdx.x == 0) scales[m * scale_stride] = 1.0f;
+      continue;
+    }
+    const int64_t next = m + gridDim.x;
+    if (next < M) load_row(next, nxt);
+    uint32_t amax = 0;
+#pragma unroll
+    for (int j = 0; j < kCached; ++j)
+      if (threadIdx.x + int64_t(j) * kThreads < nvec) amax = max(amax, vec_amax<In, VEC>(cur[j]));
+    amax = block_max(amax);
+    const float s = token_scale(__uint_as_float(amax), ub, qmax, min_scale);
+    if (threadIdx.x == 0) scales[m * scale_stride] = s;
+    const float inv = reciprocal(s);
+#pragma unroll
+    for (int j = 0; j < kCached; ++j) {
+      const int64_t i = threadIdx.x + int64_t(j) * kThreads;
+      if (i < nvec) reinterpret_cast<QVec<VEC>*>(q)[i] = vec_quant<In, VEC, kFnuz>(cur[j], inv);
+      cur[j] = nxt[j];
+    }
+  }
+}
+
 // One warp per (row, group): lanes stride over the group, warp max, then quantize (the group is
 // in L1 by then).
 template <class In, int VEC, bool kFnuz>
@@ -383,6 +433,30 @@ void dynamic_per_tensor_quant(const TensorView& out, const TensorView& input, fl
   static_quant(out, input, scale_out, 0, stream);
 }
 
+// Blocks of `kernel` resident on the whole device at once (queried once per kernel and device).
+template <class Kernel>
+int rows_kernel_grid(Kernel kernel) {
+  static int cached[64] = {};
+  int device = 0;
+  W8A8_CUDA_CHECK(cudaGetDevice(&device));
+  if (device < 0 || device >= 64) device = 0;
+  if (cached[device] == 0) {
+    int per_sm = 0, sms = 0;
+    W8A8_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0));
+    W8A8_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    cached[device] = std::max(1, per_sm) * sms;
+  }
+  return cached[device];
+}
+// EXPERIMENT (remove after measuring): W8A8_PER_TOKEN_ROWS=0 keeps the one-block-per-row kernel.
+bool use_rows_kernel() {
+  static const bool on = [] {
+    const char* v = std::getenv("W8A8_PER_TOKEN_ROWS");
+    return v == nullptr || v[0] != '0';
+  }();
+  return on;
+}
+
 void dynamic_per_token_quant(const TensorView& out, const TensorView& input, float* scale_out, int64_t scale_stride,
                              const float* scale_ub, Stream stream) {
   const int64_t M = input.size(0), K = input.size(1), M_out = out.size(0);
@@ -394,7 +468,14 @@ void dynamic_per_token_quant(const TensorView& out, const TensorView& input, flo
     constexpr int kVec = 16 / sizeof(typename In::T);
     constexpr bool kFnuz = decltype(fnuz)::value;
     const auto* x = input.data_as<const typename In::T>();
-    if (can_vectorize(input, out, kVec)) {
+    constexpr int kRowCached = 4;
+    const int rows_grid = rows_kernel_grid(per_token_rows_kernel<In, kVec, kFnuz, kRowCached>);
+    if (can_vectorize(input, out, kVec) && K <= int64_t(kThreads) * kRowCached * kVec && M_out > 2 * rows_grid &&
+        use_rows_kernel()) {
+      per_token_rows_kernel<In, kVec, kFnuz, kRowCached><<<unsigned(rows_grid), kThreads, 0, s>>>(
+          out.data_as<uint8_t>(), out.stride(0), x, input.stride(0), M, M_out, K, scale_out, scale_stride, scale_ub,
+          qmax, min_scale);
+    } else if (can_vectorize(input, out, kVec)) {
       per_token_kernel<In, kVec, kFnuz, 4><<<unsigned(M_out), kThreads, 0, s>>>(
           out.data_as<uint8_t>(), out.stride(0), x, input.stride(0), M, K, scale_out, scale_stride, scale_ub, qmax,
           min_scale);

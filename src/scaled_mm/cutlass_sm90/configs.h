@@ -110,6 +110,8 @@ struct ConfigInfo {
 #define W8A8_SM90_EXPLORE_bf16_128x64x128_c1x1_coop_fast_swap bf16, 128, 64, 128, 1, 1, coop_fast, true, persistent
 #define W8A8_SM90_EXPLORE_bf16_128x16x128_c1x1_coop_fast_swap_sk bf16, 128, 16, 128, 1, 1, coop_fast, true, streamk
 #define W8A8_SM90_EXPLORE_bf16_128x16x128_c1x1_coop_swap_sk bf16, 128, 16, 128, 1, 1, coop, true, streamk
+#define W8A8_SM90_EXPLORE_bf16_128x192x128_c2x1_coop bf16, 128, 192, 128, 2, 1, coop, false, persistent
+#define W8A8_SM90_EXPLORE_bf16_128x192x128_c2x1_coop_fast bf16, 128, 192, 128, 2, 1, coop_fast, false, persistent
 #define W8A8_SM90_EXPLORE_bf16_64x16x128_c2x1_pingpong_fast_swap bf16, 64, 16, 128, 2, 1, pingpong_fast, true, persistent
 
 // Every configuration of this build, in configs.h order: lines W8A8_SM90_CONFIG(name, parameter macro)
