@@ -6,7 +6,6 @@
 #include <cuda_fp8.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <type_traits>
 
 #include "cuda/check.h"
@@ -448,15 +447,6 @@ int rows_kernel_grid(Kernel kernel) {
   }
   return cached[device];
 }
-// EXPERIMENT (remove after measuring): W8A8_PER_TOKEN_ROWS=0 keeps the one-block-per-row kernel.
-bool use_rows_kernel() {
-  static const bool on = [] {
-    const char* v = std::getenv("W8A8_PER_TOKEN_ROWS");
-    return v == nullptr || v[0] != '0';
-  }();
-  return on;
-}
-
 void dynamic_per_token_quant(const TensorView& out, const TensorView& input, float* scale_out, int64_t scale_stride,
                              const float* scale_ub, Stream stream) {
   const int64_t M = input.size(0), K = input.size(1), M_out = out.size(0);
@@ -470,8 +460,7 @@ void dynamic_per_token_quant(const TensorView& out, const TensorView& input, flo
     const auto* x = input.data_as<const typename In::T>();
     constexpr int kRowCached = 4;
     const int rows_grid = rows_kernel_grid(per_token_rows_kernel<In, kVec, kFnuz, kRowCached>);
-    if (can_vectorize(input, out, kVec) && K <= int64_t(kThreads) * kRowCached * kVec && M_out > 2 * rows_grid &&
-        use_rows_kernel()) {
+    if (can_vectorize(input, out, kVec) && K <= int64_t(kThreads) * kRowCached * kVec && M_out > 2 * rows_grid) {
       per_token_rows_kernel<In, kVec, kFnuz, kRowCached><<<unsigned(rows_grid), kThreads, 0, s>>>(
           out.data_as<uint8_t>(), out.stride(0), x, input.stride(0), M, M_out, K, scale_out, scale_stride, scale_ub,
           qmax, min_scale);

@@ -10,7 +10,7 @@ namespace w8a8::smm::cutlass_sm90 {
 
 template <class Config>
 bool launch(const Fp8GemmCall& c) {
-  const auto args = Config::arguments(c);
+  auto args = Config::arguments(c);  // non-const: the stream-K scheduler adjusts its arguments
   typename Config::Gemm gemm;
   if (gemm.can_implement(args) != cutlass::Status::kSuccess) return false;
   cudaStream_t stream = resolve_stream(c.stream);
