@@ -139,7 +139,8 @@ class Tensor : public TensorView {
 
 // Copies elements between two views of the same shape and dtype on the CPU (any strides).
 void copy_cpu(const TensorView& dst, const TensorView& src);
-// Copies between any devices: CPU to CPU with any strides; across devices both views contiguous.
+// Copies between any devices: CPU to CPU with any strides; otherwise both views contiguous, or both 2-D with
+// contiguous rows (a pitched copy).
 // Asynchronous on stream except when the destination is host memory.
 void copy(const TensorView& dst, const TensorView& src, Stream stream = nullptr);
 

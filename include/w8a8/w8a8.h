@@ -9,6 +9,7 @@
 #include "w8a8/io.h"
 #include "w8a8/checkpoint.h"
 #include "w8a8/linear.h"
+#include "w8a8/parallel.h"
 #include "w8a8/platform.h"
 #include "w8a8/quant.h"
 #include "w8a8/scaled_mm.h"

@@ -123,6 +123,8 @@ _op_cache: dict = {}
 
 @fp8_linear.register_fake
 def _(input, weight, weight_scale, input_scale, bias, act_quant_static, group_shape, out_dtype=None):
+    if input.dtype in (torch.float8_e4m3fn, torch.float8_e4m3fnuz) and out_dtype is None:
+        raise ValueError("out_dtype: required when input is already FP8, got None")
     return input.new_empty((*input.shape[:-1], weight.shape[1]), dtype=out_dtype or input.dtype)
 
 

@@ -25,12 +25,21 @@ void copy_across_devices(const TensorView& dst, const TensorView& src, Stream st
   W8A8_CHECK(dst.sizes() == src.sizes(), "copy: sizes differ: ", dst.sizes().str(), " vs ", src.sizes().str());
   W8A8_CHECK_TYPE(dst.dtype() == src.dtype(), "copy: dtypes differ: ", dtype_name(dst.dtype()), " vs ",
                   dtype_name(src.dtype()));
-  W8A8_CHECK(dst.is_contiguous() && src.is_contiguous(), "copy: across devices both views must be contiguous, got ",
-             dst.describe(), " and ", src.describe());
   const size_t bytes = size_t(src.numel()) * src.element_size();
   if (bytes == 0) return;
   cudaStream_t s = resolve_stream(stream);
-  W8A8_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDefault, s));
+  // Rows with contiguous elements (a column slice of a matrix, say): one pitched copy.
+  auto pitched = [](const TensorView& v) { return v.dim() == 2 && (v.stride(1) == 1 || v.size(1) <= 1) && v.stride(0) >= v.size(1); };
+  if (!(dst.is_contiguous() && src.is_contiguous()) && pitched(dst) && pitched(src)) {
+    const size_t es = src.element_size();
+    W8A8_CUDA_CHECK(cudaMemcpy2DAsync(dst.data(), size_t(dst.stride(0)) * es, src.data(), size_t(src.stride(0)) * es,
+                                      size_t(src.size(1)) * es, size_t(src.size(0)), cudaMemcpyDefault, s));
+  } else {
+    W8A8_CHECK(dst.is_contiguous() && src.is_contiguous(),
+               "copy: off the CPU both views must be contiguous or 2-D with contiguous rows, got ", dst.describe(),
+               " and ", src.describe());
+    W8A8_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDefault, s));
+  }
   if (dst.device().is_cpu()) W8A8_CUDA_CHECK(cudaStreamSynchronize(s));
 }
 

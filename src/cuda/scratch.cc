@@ -20,8 +20,8 @@ std::map<Key, Buffer>* g_buffers = new std::map<Key, Buffer>;  // never destroye
 
 void* malloc_during_capture_too(size_t bytes) {
   // Under a capture in global mode (torch's default) cudaMalloc is an "unsafe" call and fails; switching
-  // this thread to relaxed mode around it, as torch's own allocator does, makes it legal. It neither
-  // synchronizes nor enters the graph.
+  // this thread to relaxed mode around it, as torch's own allocator does, makes it legal. The allocation
+  // does not enter the graph (it may synchronize the device like any cudaMalloc: first calls only).
   cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
   W8A8_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
   void* p = nullptr;

@@ -1,5 +1,5 @@
 // Per-(device, stream) scratch memory for temporaries inside one call (padded operands, repacked
-// scales, the unfused path's fp32 product, stream-K partials). A call allocates only when its stream's
+// scales, the unfused path's fp32 product). A call allocates only when its stream's
 // scratch is too small; growth is legal during CUDA graph capture too (no synchronization), and a
 // buffer once handed out is never freed (a captured graph may keep using it), so after a first call of
 // the largest shape every call is allocation-free.

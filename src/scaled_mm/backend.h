@@ -19,8 +19,11 @@ namespace w8a8::smm {
 struct Support {
   bool ok = true;
   std::string reason;
+  // prefers() only: the backend measured faster for the problem (the one to defer to), kAuto if none named.
+  ScaledMmBackend instead = ScaledMmBackend::kAuto;
   static Support yes() { return {}; }
   static Support no(std::string why) { return {false, std::move(why)}; }
+  static Support defer_to(ScaledMmBackend other, std::string why) { return {false, std::move(why), other}; }
   explicit operator bool() const { return ok; }
 };
 
@@ -41,8 +44,9 @@ struct Backend {
   const char* name;  // backend_name(id)
   Support (*can_implement)(const ScaledMmProblem& problem);
   void (*run)(const ScaledMmArgs& args);  // only called after can_implement said yes
-  // Optional. For automatic choice only: whether this backend wants a problem it can run, or leaves it to
-  // a later backend (measured slower there). Explicit requests ignore it.
+  // Optional. For automatic choice only: whether this backend wants a problem it can run, or defers to the
+  // backend it names (measured faster there); when that one cannot run the problem, this one keeps it.
+  // Explicit requests ignore it.
   Support (*prefers)(const ScaledMmProblem& problem) = nullptr;
   // Optional: the named kernel configurations options.kernel may pick.
   std::vector<std::string> (*kernels)() = nullptr;

@@ -43,30 +43,30 @@ Chosen choose(const ScaledMmProblem& p, const ScaledMmOptions& options) {
                     s.reason);
     return {b, std::string("requested (options.backend = ") + b->name + ")"};
   }
-  // The first backend in preference order that can run the problem and wants it; where every capable
-  // backend defers (prefers() says another is measured faster), the first capable one.
+  // The first backend in preference order that can run the problem; where it defers to another backend
+  // (prefers() names one measured faster) that can run it too, that one.
   std::string skipped;
-  const Backend* first_capable = nullptr;
   for (const Backend* b : smm::registered_backends()) {
     const Support s = b->can_implement(p);
     if (!s.ok) {
       skipped += std::string(skipped.empty() ? "" : "; ") + b->name + ": " + s.reason;
       continue;
     }
-    if (!first_capable) first_capable = b;
+    std::string reason = std::string("first backend in preference order (") + built_in_list() +
+                         ") that can run the problem";
     const Support pref = b->prefers ? b->prefers(p) : Support::yes();
-    if (pref.ok) {
-      std::string reason = std::string("first backend in preference order (") + built_in_list() +
-                           ") that can run the problem";
-      if (!pref.reason.empty()) reason += " (" + pref.reason + ")";
-      if (!skipped.empty()) reason += "; skipped " + skipped;
-      return {b, reason};
+    if (!pref.ok) {
+      const Backend* other = smm::find_backend(pref.instead);
+      if (other != nullptr && other != b && other->can_implement(p).ok)
+        return {other, std::string(b->name) + " defers to " + other->name + ": " + pref.reason};
+      reason += std::string(" (") + b->name + " would defer: " + pref.reason + ", but no faster backend can run it)";
+    } else if (!pref.reason.empty()) {
+      reason += " (" + pref.reason + ")";
     }
-    skipped += std::string(skipped.empty() ? "" : "; ") + b->name + " defers: " + pref.reason;
+    if (!skipped.empty()) reason += "; skipped " + skipped;
+    return {b, reason};
   }
-  W8A8_CHECK_KIND(ErrorKind::kUnsupported, first_capable != nullptr, "scaled_mm: no backend can run ", p.str(),
-                  " (", skipped, ")");
-  return {first_capable, "every capable backend defers; first capable (" + skipped + ")"};
+  W8A8_FAIL(ErrorKind::kUnsupported, "scaled_mm: no backend can run ", p.str(), " (", skipped, ")");
 }
 
 bool log_dispatch() {

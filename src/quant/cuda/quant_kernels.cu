@@ -6,6 +6,7 @@
 #include <cuda_fp8.h>
 
 #include <algorithm>
+#include <atomic>
 #include <type_traits>
 
 #include "cuda/check.h"
@@ -19,7 +20,8 @@ constexpr int kThreads = 256;
 
 // The kernels that produce a GEMM's FP8 activations let a GEMM launched after them with programmatic
 // dependent launch (w8a8's Hopper kernels) start its prologue early; that GEMM still waits for this grid
-// to complete before it reads memory, so this only moves the launch, never the data.
+// to complete before it reads the operands (CUTLASS's scalar-broadcast constructors peek at a scalar scale
+// earlier, for a zero test this epilogue never uses), so this only moves the launch, never the data.
 __device__ __forceinline__ void allow_dependent_launch() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
@@ -435,17 +437,17 @@ void dynamic_per_tensor_quant(const TensorView& out, const TensorView& input, fl
 // Blocks of `kernel` resident on the whole device at once (queried once per kernel and device).
 template <class Kernel>
 int rows_kernel_grid(Kernel kernel) {
-  static int cached[64] = {};
+  static std::atomic<int> cached[64] = {};
   int device = 0;
   W8A8_CUDA_CHECK(cudaGetDevice(&device));
-  if (device < 0 || device >= 64) device = 0;
-  if (cached[device] == 0) {
-    int per_sm = 0, sms = 0;
-    W8A8_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0));
-    W8A8_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    cached[device] = std::max(1, per_sm) * sms;
-  }
-  return cached[device];
+  const bool cacheable = device >= 0 && device < 64;
+  if (cacheable && cached[device].load(std::memory_order_relaxed) != 0) return cached[device].load(std::memory_order_relaxed);
+  int per_sm = 0, sms = 0;
+  W8A8_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0));
+  W8A8_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  const int grid = std::max(1, per_sm) * sms;
+  if (cacheable) cached[device].store(grid, std::memory_order_relaxed);  // the same value from any thread
+  return grid;
 }
 void dynamic_per_token_quant(const TensorView& out, const TensorView& input, float* scale_out, int64_t scale_stride,
                              const float* scale_ub, Stream stream) {

@@ -86,8 +86,9 @@ struct ConfigInfo {
 #define W8A8_SM90_CFG_bf16_64x128x128_c1x1_pingpong bf16, 64, 128, 128, 1, 1, pingpong, false, persistent
 #define W8A8_SM90_CFG_bf16_64x64x128_c1x1_pingpong_swap bf16, 64, 64, 128, 1, 1, pingpong, true, persistent
 #define W8A8_SM90_CFG_bf16_64x16x128_c1x1_pingpong_swap bf16, 64, 16, 128, 1, 1, pingpong, true, persistent
-// fp16 and fp32 output: the large-M and the decode geometry of each accumulation (the table's bf16 choice
-// maps to these where the geometry matches, else to the first of the output and accumulation).
+// fp16 and fp32 output: the large-M and the decode geometry of each accumulation. The table's bf16 choice maps to
+// these where the geometry matches; elsewhere automatic dispatch runs cuBLASLt (an explicit backend=cutlass
+// request takes the first configuration of the output and accumulation).
 #define W8A8_SM90_CFG_fp16_128x256x128_c2x1_coop_fast fp16, 128, 256, 128, 2, 1, coop_fast, false, persistent
 #define W8A8_SM90_CFG_fp16_64x16x256_c1x1_pingpong_fast_swap fp16, 64, 16, 256, 1, 1, pingpong_fast, true, persistent
 #define W8A8_SM90_CFG_fp16_128x128x128_c2x1_coop fp16, 128, 128, 128, 2, 1, coop, false, persistent

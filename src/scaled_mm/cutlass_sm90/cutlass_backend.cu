@@ -32,20 +32,20 @@ Out out_of(DType d) {
 bool wants_fast(const ScaledMmProblem& p) { return p.accumulation == Accumulation::kFast; }
 
 // ---- the measured selection table ----
-// One row: for problems with this accumulation (fast or promoted), scales (vec: a per-token or per-channel
-// vector among them), M <= m_max and (N, K) nearest to (n, k), run `config` with the knobs; config
-// "cublaslt" means cuBLASLt measured faster there (this backend defers to it).
+// One row, measured at (m, n, k) with this accumulation (fast or promoted) and scales (vec: a per-token or
+// per-channel vector among them): run `config` with the knobs; config "cublaslt" means cuBLASLt measured
+// faster there (this backend defers to it).
 struct Pick {
   bool fast, vec;
-  int m_max, n, k;
+  int m, n, k;
   const char* config;
   int swizzle;
   Raster raster;
   int splits, promote;
   bool pdl;
 };
-#define W8A8_SM90_PICK(fast, vec, m_max, n, k, config, swizzle, raster, splits, promote, pdl) \
-  Pick{fast, vec, m_max, n, k, config, swizzle, Raster::raster, splits, promote, pdl},
+#define W8A8_SM90_PICK(fast, vec, m, n, k, config, swizzle, raster, splits, promote, pdl) \
+  Pick{fast, vec, m, n, k, config, swizzle, Raster::raster, splits, promote, pdl},
 const Pick kPicks[] = {
 #include "scaled_mm/cutlass_sm90/selection_table.inc"
     Pick{false, false, 0, 0, 0, nullptr, 1, Raster::heuristic, 1, 4, true}  // end marker
@@ -95,23 +95,15 @@ Choice choose_from_table(const ScaledMmProblem& p) {
   const bool fast = wants_fast(p);
   const bool vec = p.scale_a == ScaleKind::kPerToken || p.scale_b == ScaleKind::kPerChannel;
   const Out out = out_of(p.out_dtype);
-  // Rows of this accumulation and scale kind (any scale kind if none); of those, the M bucket (the smallest
-  // m_max >= M, else the largest m_max), then the nearest (N, K) in log distance.
+  // Rows of this accumulation and scale kind (any scale kind if none); of those the nearest measured shape,
+  // |log2 M/m| + |log2 N/n| + |log2 K/k| (M is tuned at 1, 16, 32, 64, 128, 256, 1024, 4096 and the large shapes).
   bool have_vec = false;
   for (const Pick& r : kPicks) have_vec = have_vec || (r.config && r.fast == fast && r.vec == vec);
-  auto usable = [&](const Pick& r) { return r.config && r.fast == fast && (!have_vec || r.vec == vec); };
-  int bucket = -1, largest = -1;
-  for (const Pick& r : kPicks) {
-    if (!usable(r)) continue;
-    largest = std::max(largest, r.m_max);
-    if (r.m_max >= p.m && (bucket < 0 || r.m_max < bucket)) bucket = r.m_max;
-  }
-  if (bucket < 0) bucket = largest;
   const Pick* pick = nullptr;
   double best_distance = 1e300;
   for (const Pick& r : kPicks) {
-    if (!usable(r) || r.m_max != bucket) continue;
-    const double d = log_distance(p.n, r.n) + log_distance(p.k, r.k);
+    if (!r.config || r.fast != fast || (have_vec && r.vec != vec)) continue;
+    const double d = log_distance(std::max<int64_t>(p.m, 1), r.m) + log_distance(p.n, r.n) + log_distance(p.k, r.k);
     if (d < best_distance) best_distance = d, pick = &r;
   }
   Choice c;
@@ -130,7 +122,8 @@ Choice choose_from_table(const ScaledMmProblem& p) {
     }
   }
   c.config = default_config(out, fast, p.m);
-  c.why = "default configuration (no table row for this output / accumulation)";
+  c.why = table_config >= 0 ? "the measured configuration has no variant for this output dtype"
+                            : "no measured table row for this accumulation";
   return c;
 }
 
@@ -179,6 +172,11 @@ Choice parse_kernel(const ScaledMmProblem& p) {
   }
   W8A8_CHECK(c.knobs.swizzle == 1 || c.knobs.swizzle == 2 || c.knobs.swizzle == 4 || c.knobs.swizzle == 8,
              "options.kernel: swizzle must be 1, 2, 4 or 8, got ", c.knobs.swizzle, " in '", spec, "'");
+  const ConfigInfo& info = kConfigs[c.config];
+  W8A8_CHECK(c.knobs.splits == 1 || info.tiles == Tiles::streamk, "options.kernel: splits applies to stream-K "
+             "configurations only, got '", spec, "'");
+  W8A8_CHECK(c.knobs.promote == 4 || !info.fast_accum(), "options.kernel: promote applies to promoted "
+             "configurations only, got '", spec, "'");
   W8A8_CHECK(c.knobs.promote >= 4 && c.knobs.promote % 4 == 0 && c.knobs.promote <= 64,
              "options.kernel: promote must be a multiple of 4 in [4, 64], got ", c.knobs.promote, " in '", spec, "'");
   W8A8_CHECK(c.knobs.splits >= 1 && c.knobs.splits <= 64, "options.kernel: splits must be in [1, 64], got ",
@@ -192,7 +190,6 @@ struct DeviceInfo {
 const DeviceInfo& device_info(int device) {
   static DeviceInfo infos[64];
   static std::once_flag once[64];
-  W8A8_CHECK(device >= 0 && device < 64, "cutlass: device index ", device, " out of range");
   std::call_once(once[device], [device] {
     W8A8_CUDA_CHECK(cudaDeviceGetAttribute(&infos[device].major, cudaDevAttrComputeCapabilityMajor, device));
     W8A8_CUDA_CHECK(cudaDeviceGetAttribute(&infos[device].sm_count, cudaDevAttrMultiProcessorCount, device));
@@ -202,14 +199,17 @@ const DeviceInfo& device_info(int device) {
 
 Support can_implement(const ScaledMmProblem& p) {
   if (!p.device.is_cuda()) return Support::no("cutlass runs CUDA tensors only");
+  if (p.device.index < 0 || p.device.index >= 64) return Support::no("cutlass: device index beyond 63");
   if (device_info(p.device.index).major != 9) return Support::no("cutlass: kernels built for sm_90a only");
   if (p.a_dtype != DType::kFloat8E4M3FN) return Support::no("cutlass: e4m3fn operands only");
   if (p.blockwise()) return Support::no("cutlass: no blockwise kernels (cuBLASLt runs them)");
   if (p.k == 0) return Support::no("cutlass: K must be positive");
-  if (p.k % 16 != 0 || p.n % 16 != 0 || p.a_row_stride % 16 != 0 || p.b_col_stride % 16 != 0)
+  // A single row's stride is never used (run passes K and N for it), so any value is fine there.
+  const bool one_row = p.m <= 1;
+  if (p.k % 16 != 0 || p.n % 16 != 0 || (!one_row && p.a_row_stride % 16 != 0) || p.b_col_stride % 16 != 0)
     return Support::no("cutlass: K, N and the operand leading dimensions must be multiples of 16");
   const int64_t out_align = 16 / int64_t(dtype_size(p.out_dtype));
-  if (p.out_row_stride != 0 && p.out_row_stride % out_align != 0)
+  if (!one_row && p.out_row_stride != 0 && p.out_row_stride % out_align != 0)
     return Support::no("cutlass: output rows must be 16-byte aligned");
   if (p.address_bits % 16 != 0) return Support::no("cutlass: operands, vector scales, bias and out must be 16-byte aligned");
   if (p.m > INT32_MAX || p.n > INT32_MAX || p.k > INT32_MAX) return Support::no("cutlass: sizes must fit in int32");
@@ -230,7 +230,7 @@ Support can_implement(const ScaledMmProblem& p) {
 Support prefers(const ScaledMmProblem& p) {
   if (p.kernel) return Support::yes();
   const Choice c = choose(p);
-  if (c.config < 0 || !c.measured) return Support::no(c.why);
+  if (c.config < 0 || !c.measured) return Support::defer_to(ScaledMmBackend::kCublasLt, c.why);
   return Support{true, std::string("kernel ") + kConfigs[c.config].name + ", " + c.why};
 }
 
@@ -239,8 +239,9 @@ void run(const ScaledMmArgs& x) {
   if (p.m == 0 || p.n == 0) return;
   Choice c = p.kernel ? parse_kernel(p) : choose(p);
   if (c.config < 0) c.config = default_config(out_of(p.out_dtype), wants_fast(p), p.m);  // explicit request
-  Fp8GemmCall call{int(p.m), int(p.n), int(p.k), x.a.data(), x.a.stride(0), x.b.data(), x.b.stride(1), x.out.data(),
-                   x.out.stride(0), x.scale_a.data_as<const float>(), p.scale_a == ScaleKind::kPerToken,
+  const int64_t lda = p.m == 1 ? p.k : x.a.stride(0), ldd = p.m == 1 ? p.n : x.out.stride(0);
+  Fp8GemmCall call{int(p.m), int(p.n), int(p.k), x.a.data(), lda, x.b.data(), x.b.stride(1), x.out.data(), ldd,
+                   x.scale_a.data_as<const float>(), p.scale_a == ScaleKind::kPerToken,
                    x.scale_b.data_as<const float>(), p.scale_b == ScaleKind::kPerChannel,
                    x.bias ? x.bias->data() : nullptr, device_info(p.device.index).sm_count, c.knobs, x.stream};
   W8A8_CHECK_KIND(ErrorKind::kUnsupported, kConfigs[c.config].run(call), "cutlass: CUTLASS's can_implement refused ",

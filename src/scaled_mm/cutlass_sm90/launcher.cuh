@@ -14,8 +14,8 @@ bool launch(const Fp8GemmCall& c) {
   typename Config::Gemm gemm;
   if (gemm.can_implement(args) != cutlass::Status::kSuccess) return false;
   cudaStream_t stream = resolve_stream(c.stream);
-  // Stream-K / split-K partials live in the stream's scratch: sized by a first call, then reused, so
-  // calls stay allocation-free and capturable. Persistent configurations need none.
+  // Stream-K / split-K partials (no shipped configuration uses them today) would live in the stream's
+  // scratch; persistent configurations need no workspace.
   const size_t workspace_bytes = Config::Gemm::get_workspace_size(args);
   void* workspace = workspace_bytes ? cuda::stream_scratch(workspace_bytes, stream) : nullptr;
   W8A8_CHECK_KIND(ErrorKind::kRuntime, gemm.initialize(args, workspace, stream) == cutlass::Status::kSuccess,

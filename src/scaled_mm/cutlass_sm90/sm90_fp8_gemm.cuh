@@ -139,7 +139,7 @@ struct Fp8Gemm {
     // Visitor tree arguments, in tree order: {scale_a, {scale_b, acc, times}, bias, multiply-add}.
     args.epilogue.thread = {scale_a, {scale_b, {}, {}}, {static_cast<const ElementD*>(c.bias), ElementD(0), {}}, {}};
     args.hw_info.sm_count = c.sm_count;
-    // Runtime knobs of the tile scheduler (chosen by measurement, see selection.h).
+    // Runtime knobs of the tile scheduler (chosen by measurement: selection_table.inc).
     using RasterOptions = cutlass::gemm::kernel::detail::RasterOrderOptions;
     args.scheduler.max_swizzle_size = c.knobs.swizzle;
     args.scheduler.raster_order = c.knobs.raster == Raster::along_m   ? RasterOptions::AlongM

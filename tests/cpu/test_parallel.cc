@@ -1,0 +1,246 @@
+// Tensor-parallel FP8 linear layers on the CPU: the sharding math, and column / row-parallel layers run by
+// an in-process group of 1, 2 and 4 ranks (one thread each) against the single-device layer.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "common/reference.h"
+#include "w8a8/error.h"
+#include "w8a8/formats.h"
+#include "w8a8/parallel.h"
+#include "w8a8/quant.h"
+#include "w8a8/weights.h"
+
+namespace w8a8 {
+namespace {
+
+bool same_bytes(const TensorView& a, const TensorView& b) {
+  if (a.sizes() != b.sizes() || a.dtype() != b.dtype()) return false;
+  Tensor ca = Tensor::copy_of(a), cb = Tensor::copy_of(b);
+  return std::memcmp(ca.data(), cb.data(), size_t(ca.numel()) * ca.element_size()) == 0;
+}
+
+Tensor random_fp8(int64_t n, int64_t k, std::mt19937& g) {
+  Tensor w = Tensor::empty({n, k}, DType::kFloat8E4M3FN);
+  testref::fill_random_fp8(w, g);
+  return w;
+}
+
+Tensor random_activation(int64_t m, int64_t k, DType dtype, std::mt19937& g) {
+  Tensor x = Tensor::empty({m, k}, dtype);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const float v = d(g);
+    if (dtype == DType::kBFloat16) x.data_as<uint16_t>()[i] = float_to_bf16(v);
+    else x.data_as<float>()[i] = v;
+  }
+  return x;
+}
+
+double rel_error(const TensorView& out, const TensorView& ref) {
+  double e = 0, r = 0;
+  for (int64_t i = 0; i < ref.size(0); ++i)
+    for (int64_t j = 0; j < ref.size(1); ++j) {
+      const double o = testref::at2(out, i, j), x = testref::at2(ref, i, j);
+      e += (o - x) * (o - x);
+      r += x * x;
+    }
+  return std::sqrt(e / r);
+}
+
+// Runs fn(rank, comm) on one thread per rank of a local group; rethrows the first failure.
+void run_group(int world, const std::function<void(int, Communicator&)>& fn) {
+  auto group = make_local_group(world);
+  std::vector<std::thread> threads;
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(world));
+  for (int r = 0; r < world; ++r)
+    threads.emplace_back([&, r] {
+      try {
+        fn(r, *group[size_t(r)]);
+      } catch (...) {
+        errors[size_t(r)] = std::current_exception();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+// ---- sharding math ------------------------------------------------------------------------------------------
+TEST(Sharding, RangesSplitEvenlyAndRespectBlocks) {
+  EXPECT_EQ(shard_range(1024, 4, 3).begin, 768);
+  EXPECT_EQ(shard_range(1024, 4, 3).size, 256);
+  EXPECT_EQ(shard_range(512, 1, 0).size, 512);
+  EXPECT_THROW(shard_range(1000, 3, 0), Error);        // uneven
+  EXPECT_THROW(shard_range(384, 2, 0, 128), Error);    // 192 per rank is not whole blocks
+  EXPECT_THROW(shard_range(512, 2, 2), Error);         // rank out of range
+  try {
+    shard_range(1000, 3, 0);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kValue);
+    EXPECT_NE(std::string(e.what()).find("does not split evenly over 3 ranks"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Sharding, ColumnAndRowShardsAreSlicesOfTheCheckpoint) {
+  std::mt19937 g(1);
+  const int64_t N = 512, K = 1024;
+  Tensor w = random_fp8(N, K, g);
+  Tensor per_channel = testref::random_scales({N, 1}, g);
+  Tensor blocks = testref::random_scales({N / 128, K / 128}, g);
+  Tensor per_tensor = testref::random_scales({1}, g);
+  Tensor bias = testref::random_bias(N, DType::kBFloat16, g);
+  for (int world : {1, 2, 4})
+    for (int rank = 0; rank < world; ++rank) {
+      const int64_t n = N / world, k = K / world;
+      // Column: rows of the weight, of per-channel scales, of block rows, of the bias.
+      WeightShard c = shard_weight(ParallelKind::kColumn, w, per_channel, TensorView(bias), world, rank);
+      EXPECT_TRUE(same_bytes(c.weight, w.narrow(0, rank * n, n)));
+      EXPECT_TRUE(same_bytes(c.weight_scale, per_channel.narrow(0, rank * n, n)));
+      ASSERT_TRUE(c.bias.has_value());
+      EXPECT_TRUE(same_bytes(*c.bias, bias.narrow(0, rank * n, n)));
+      WeightShard cb = shard_weight(ParallelKind::kColumn, w, blocks, std::nullopt, world, rank);
+      EXPECT_TRUE(same_bytes(cb.weight_scale, blocks.narrow(0, rank * n / 128, n / 128)));
+      EXPECT_FALSE(cb.bias.has_value());
+      // Row: columns of the weight and of block columns; per-channel scales whole; bias on rank 0 only.
+      WeightShard r = shard_weight(ParallelKind::kRow, w, per_channel, TensorView(bias), world, rank);
+      EXPECT_TRUE(same_bytes(r.weight, w.narrow(1, rank * k, k)));
+      EXPECT_TRUE(same_bytes(r.weight_scale, per_channel));
+      EXPECT_EQ(r.bias.has_value(), rank == 0);
+      WeightShard rb = shard_weight(ParallelKind::kRow, w, blocks, std::nullopt, world, rank);
+      EXPECT_TRUE(same_bytes(rb.weight_scale, blocks.narrow(1, rank * k / 128, k / 128)));
+      WeightShard rt = shard_weight(ParallelKind::kRow, w, per_tensor, std::nullopt, world, rank);
+      EXPECT_TRUE(same_bytes(rt.weight_scale, per_tensor));
+    }
+  // Block scales need whole blocks per rank; scales must fit a known layout.
+  EXPECT_THROW(shard_weight(ParallelKind::kColumn, w, blocks, std::nullopt, 8, 0), Error);
+  EXPECT_THROW(shard_weight(ParallelKind::kColumn, w, testref::random_scales({3}, g), std::nullopt, 2, 0), Error);
+}
+
+// A merged q|k|v weight with one scale per part: each rank gets its slice of every part, requantized to the
+// largest of the parts' scales, so dequantized values stay those of the checkpoint (to FP8 rounding).
+TEST(Sharding, MergedColumnParallelRequantizesToTheRankMaxScale) {
+  std::mt19937 g(2);
+  const std::vector<int64_t> widths = {256, 128, 128};
+  const int64_t N = 512, K = 256;
+  Tensor w = random_fp8(N, K, g);
+  Tensor scales = Tensor::empty({3}, DType::kFloat32);
+  scales.data_as<float>()[0] = 0.02f;
+  scales.data_as<float>()[1] = 0.05f;
+  scales.data_as<float>()[2] = 0.01f;
+  for (int world : {1, 2, 4})
+    for (int rank = 0; rank < world; ++rank) {
+      WeightShard s = shard_merged_column_parallel(w, scales, widths, std::nullopt, world, rank);
+      ASSERT_EQ(s.weight.size(0), N / world);
+      ASSERT_EQ(s.weight_scale.numel(), 1);
+      EXPECT_EQ(s.weight_scale.data_as<float>()[0], 0.05f);
+      int64_t local_row = 0, src = 0;
+      for (size_t p = 0; p < widths.size(); ++p) {
+        const int64_t part = widths[p] / world;
+        for (int64_t i = 0; i < part; ++i)
+          for (int64_t j = 0; j < K; j += 17) {
+            const double orig = e4m3fn_to_float(w.data_as<uint8_t>()[(src + rank * part + i) * K + j]) *
+                                double(scales.data_as<float>()[p]);
+            const double now = e4m3fn_to_float(s.weight.data_as<uint8_t>()[(local_row + i) * K + j]) * 0.05;
+            EXPECT_NEAR(now, orig, std::fabs(orig) * 0.0625 + 0.05 * 0.002) << "part " << p << " row " << i;
+          }
+        local_row += part;
+        src += widths[p];
+      }
+    }
+  EXPECT_THROW(shard_merged_column_parallel(w, scales, {256, 128, 127}, std::nullopt, 2, 0), Error);
+  EXPECT_THROW(shard_merged_column_parallel(w, scales, {256, 130, 126}, std::nullopt, 4, 0), Error);
+}
+
+// ---- layers -----------------------------------------------------------------------------------------------
+struct Layer {
+  Tensor w, scale, bias;
+};
+Layer make_layer(int64_t N, int64_t K, std::mt19937& g) {
+  return {random_fp8(N, K, g), testref::random_scales({N, 1}, g), testref::random_bias(N, DType::kBFloat16, g)};
+}
+
+// Column-parallel: every rank's output columns are the single-device layer's, bit for bit (the same quantized
+// activation, the same per-element products); gathered, every rank holds the whole output.
+TEST(TensorParallel, ColumnParallelMatchesSingleDeviceBitForBit) {
+  std::mt19937 g(3);
+  const int64_t N = 256, K = 384;
+  Layer L = make_layer(N, K, g);
+  for (int64_t M : {1, 5, 64}) {
+    Tensor x = random_activation(M, K, DType::kBFloat16, g);
+    const Fp8LinearOp op(false, PER_TOKEN);
+    Tensor full = op.apply(x, L.w.t(), L.scale, std::nullopt, std::nullopt, std::nullopt, TensorView(L.bias));
+    for (int world : {1, 2, 4})
+      for (bool gather : {false, true})
+        run_group(world, [&](int rank, Communicator& comm) {
+          WeightShard s = shard_weight(ParallelKind::kColumn, L.w, L.scale, TensorView(L.bias), world, rank);
+          TensorParallelFp8Linear layer(ParallelKind::kColumn, comm, op, gather);
+          const int64_t n = N / world;
+          Tensor out = Tensor::empty({M, gather ? N : n}, DType::kBFloat16);
+          layer.apply(out, x, s.weight.t(), s.weight_scale, std::nullopt, s.bias ? std::optional<TensorView>(*s.bias) : std::nullopt);
+          if (gather) EXPECT_TRUE(same_bytes(out, full)) << "M=" << M << " world=" << world << " rank=" << rank;
+          else EXPECT_TRUE(same_bytes(out, full.narrow(1, rank * n, n))) << "M=" << M << " world=" << world;
+        });
+  }
+}
+
+// Row-parallel with a static activation scale (every rank quantizes its slice exactly as the single device
+// does): the sum of the ranks' partial products is the single-device result to fp32 summation error; with bf16
+// output each partial is rounded to bf16 before the sum (vLLM's all-reduce does the same). The bias counts once.
+TEST(TensorParallel, RowParallelSumsPartialsToTheSingleDeviceResult) {
+  std::mt19937 g(4);
+  const int64_t N = 192, K = 512, M = 33;
+  Layer L = make_layer(N, K, g);
+  Tensor bias32 = Tensor::empty({N}, DType::kFloat32);
+  for (int64_t i = 0; i < N; ++i) bias32.data_as<float>()[i] = bf16_to_float(L.bias.data_as<uint16_t>()[i]);
+  Tensor x = random_activation(M, K, DType::kFloat32, g);
+  Tensor input_scale = Tensor::empty({1}, DType::kFloat32);
+  input_scale.data_as<float>()[0] = 0.01f;
+  const Fp8LinearOp op(true, PER_TENSOR);
+  for (DType out_dtype : {DType::kFloat32, DType::kBFloat16}) {
+    const Tensor& bias = out_dtype == DType::kFloat32 ? bias32 : L.bias;
+    Tensor full = Tensor::empty({M, N}, out_dtype);
+    Tensor xin = out_dtype == DType::kFloat32 ? x : Tensor::empty({M, K}, DType::kBFloat16);
+    if (out_dtype == DType::kBFloat16)
+      for (int64_t i = 0; i < x.numel(); ++i) xin.data_as<uint16_t>()[i] = float_to_bf16(x.data_as<float>()[i]);
+    op.apply(full, xin, L.w.t(), L.scale, TensorView(input_scale), std::nullopt, TensorView(bias));
+    for (int world : {1, 2, 4})
+      run_group(world, [&](int rank, Communicator& comm) {
+        WeightShard s = shard_weight(ParallelKind::kRow, L.w, L.scale, TensorView(bias), world, rank);
+        const ShardRange r = shard_range(K, world, rank);
+        Tensor xr = Tensor::copy_of(xin.narrow(1, r.begin, r.size));
+        TensorParallelFp8Linear layer(ParallelKind::kRow, comm, op);
+        Tensor out = Tensor::empty({M, N}, out_dtype);
+        layer.apply(out, xr, s.weight.t(), s.weight_scale, TensorView(input_scale),
+                    s.bias ? std::optional<TensorView>(*s.bias) : std::nullopt);
+        const double tol = out_dtype == DType::kFloat32 ? 1e-5 : 8e-3;
+        EXPECT_LE(rel_error(out, full), tol) << dtype_name(out_dtype) << " world=" << world << " rank=" << rank;
+        if (world == 1) {
+          EXPECT_TRUE(same_bytes(out, full));
+        }
+      });
+  }
+}
+
+TEST(TensorParallel, RejectsMismatchedUse) {
+  auto group = make_local_group(1);
+  EXPECT_THROW(TensorParallelFp8Linear(ParallelKind::kRow, *group[0], Fp8LinearOp(false, PER_TOKEN), true), Error);
+  EXPECT_THROW(make_local_group(0), Error);
+  if (!nccl_built()) {
+    try {
+      nccl_communicator(nullptr);
+      ADD_FAILURE() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace w8a8
