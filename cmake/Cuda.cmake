@@ -90,7 +90,7 @@ if(W8A8_NCCL)
   if(NOT (W8A8_NCCL_INCLUDE AND W8A8_NCCL_LIBRARY))
     message(FATAL_ERROR "W8A8_NCCL=ON but nccl.h / libnccl were not found")
   endif()
-  target_include_directories(w8a8 SYSTEM PRIVATE ${W8A8_NCCL_INCLUDE})
+  target_include_directories(w8a8 SYSTEM PUBLIC ${W8A8_NCCL_INCLUDE})  # tests create communicators
   target_compile_definitions(w8a8 PRIVATE W8A8_WITH_NCCL=1)
   target_link_libraries(w8a8 PUBLIC ${W8A8_NCCL_LIBRARY})
 endif()
