@@ -137,6 +137,29 @@ struct QuantizeReport {
 // kRuntime for failures while writing.
 QuantizeReport quantize_checkpoint(const QuantizeOptions& options);
 
+// ---- tensor-parallel shards -------------------------------------------------------------------
+struct ShardCheckpointOptions {
+  std::string input;   // FP8 checkpoint folder (w8a8 quantize's output, or any with .safetensors files)
+  std::string output;  // writes output/rank-<r>/ for every rank; must not exist
+  int world = 2;
+  // Substrings of module names (matched at a "." boundary at the end of the name): column-parallel modules
+  // split N, row-parallel modules split K; every other tensor is copied to every rank. Defaults: Llama /
+  // Mistral / Qwen and BERT names.
+  std::vector<std::string> column = {"q_proj", "k_proj", "v_proj", "qkv_proj", "gate_proj", "up_proj",
+                                     "gate_up_proj", "query", "key", "value", "intermediate.dense"};
+  std::vector<std::string> row = {"o_proj", "down_proj", "attention.output.dense", "output.dense"};
+};
+struct ShardCheckpointReport {
+  std::vector<std::string> column_modules, row_modules;  // FP8 modules split
+  size_t replicated_tensors = 0;                          // tensors copied whole to every rank
+  std::vector<std::string> ranks;                         // output folders
+};
+// Splits an FP8 checkpoint into per-rank checkpoints: for each FP8 module X of a column / row pattern, X.weight
+// with its scale (X.weight_scale or X.weight_scale_inv) and X.bias as shard_weight splits them (X.input_scale
+// is shared); other files (config.json, tokenizer) copied into every rank's folder. Unquantized 2-D weights
+// are copied whole (replicated). Errors: kValue for bad input or options, kRuntime for write failures.
+ShardCheckpointReport shard_checkpoint(const ShardCheckpointOptions& options);
+
 // ---- reading quantized checkpoints -------------------------------------------------------------
 struct CheckpointInfo {
   std::string format;  // "compressed-tensors", "fp8", "unquantized" or "unknown"

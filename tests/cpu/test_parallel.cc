@@ -4,14 +4,19 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <exception>
 #include <functional>
 #include <random>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include "common/reference.h"
+#include "w8a8/checkpoint.h"
 #include "w8a8/error.h"
+#include "w8a8/io.h"
 #include "w8a8/formats.h"
 #include "w8a8/parallel.h"
 #include "w8a8/quant.h"
@@ -226,6 +231,56 @@ TEST(TensorParallel, RowParallelSumsPartialsToTheSingleDeviceResult) {
         }
       });
   }
+}
+
+// w8a8 shard: column modules split rows (with per-channel scales), row modules split columns (bias on rank 0),
+// everything else replicated; other files copied; the input scale shared.
+TEST(ShardCheckpoint, SplitsModulesAndReplicatesTheRest) {
+  namespace fs = std::filesystem;
+  std::mt19937 g(5);
+  const fs::path root = fs::temp_directory_path() / ("w8a8-shard-test-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "in");
+  Tensor q = random_fp8(256, 128, g), o = random_fp8(128, 256, g);
+  Tensor q_scale = testref::random_scales({256, 1}, g), o_scale = testref::random_scales({1}, g);
+  Tensor o_bias = testref::random_bias(128, DType::kBFloat16, g), norm = testref::random_bias(128, DType::kBFloat16, g);
+  Tensor in_scale = testref::random_scales({1}, g);
+  const std::vector<std::pair<std::string, Tensor*>> tensors = {
+      {"layers.0.self_attn.q_proj.weight", &q},     {"layers.0.self_attn.q_proj.weight_scale", &q_scale},
+      {"layers.0.self_attn.q_proj.input_scale", &in_scale}, {"layers.0.self_attn.o_proj.weight", &o},
+      {"layers.0.self_attn.o_proj.weight_scale", &o_scale}, {"layers.0.self_attn.o_proj.bias", &o_bias},
+      {"norm.weight", &norm}};
+  {
+    std::vector<SafetensorsSpec> specs;
+    for (const auto& [name, t] : tensors) specs.push_back({name, t->dtype(), t->sizes()});
+    SafetensorsWriter w((root / "in" / "model.safetensors").string(), specs);
+    for (const auto& [name, t] : tensors) w.write(name, *t);
+    w.commit();
+    std::ofstream(root / "in" / "config.json") << "{}\n";
+  }
+  ShardCheckpointOptions opt;
+  opt.input = (root / "in").string();
+  opt.output = (root / "out").string();
+  opt.world = 2;
+  const ShardCheckpointReport r = shard_checkpoint(opt);
+  ASSERT_EQ(r.ranks.size(), 2u);
+  EXPECT_EQ(r.column_modules, std::vector<std::string>{"layers.0.self_attn.q_proj"});
+  EXPECT_EQ(r.row_modules, std::vector<std::string>{"layers.0.self_attn.o_proj"});
+  for (int rank = 0; rank < 2; ++rank) {
+    const fs::path dir = root / "out" / ("rank-" + std::to_string(rank));
+    EXPECT_TRUE(fs::exists(dir / "config.json"));
+    SafetensorsFile f = SafetensorsFile::open((dir / "model.safetensors").string());
+    EXPECT_TRUE(same_bytes(f.tensor("layers.0.self_attn.q_proj.weight"), q.narrow(0, rank * 128, 128)));
+    EXPECT_TRUE(same_bytes(f.tensor("layers.0.self_attn.q_proj.weight_scale"), q_scale.narrow(0, rank * 128, 128)));
+    EXPECT_TRUE(same_bytes(f.tensor("layers.0.self_attn.q_proj.input_scale"), in_scale));
+    EXPECT_TRUE(same_bytes(f.tensor("layers.0.self_attn.o_proj.weight"), o.narrow(1, rank * 128, 128)));
+    EXPECT_TRUE(same_bytes(f.tensor("layers.0.self_attn.o_proj.weight_scale"), o_scale));
+    EXPECT_EQ(f.contains("layers.0.self_attn.o_proj.bias"), rank == 0);
+    EXPECT_TRUE(same_bytes(f.tensor("norm.weight"), norm));
+  }
+  // An existing output folder is refused.
+  EXPECT_THROW(shard_checkpoint(opt), Error);
+  fs::remove_all(root);
 }
 
 TEST(TensorParallel, RejectsMismatchedUse) {

@@ -28,6 +28,7 @@ using Runner = std::function<int()>;
 void register_quantize(CLI::App& app, Runner& run);
 void register_inspect(CLI::App& app, Runner& run);
 void register_info(CLI::App& app, Runner& run);
+void register_shard(CLI::App& app, Runner& run);
 
 // ---- formatting ---------------------------------------------------------------------------------
 std::string human_bytes(uint64_t bytes);  // "90.9 MB"

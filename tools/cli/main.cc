@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
       "  w8a8 quantize MODEL_DIR -o OUT_DIR   write an FP8 checkpoint of a Hugging Face model folder\n"
       "  w8a8 inspect PATH                    tensors, dtypes, shapes, detected scheme and format\n"
       "  w8a8 info                            build, platform, capabilities, chosen backends\n"
+      "  w8a8 shard FP8_DIR -o OUT -w N       tensor-parallel per-rank checkpoints\n"
       "Run 'w8a8 COMMAND --help' for the options of a command.",
       "w8a8"};
   app.footer(
@@ -98,12 +99,13 @@ int main(int argc, char** argv) {
   register_quantize(app, run);
   register_inspect(app, run);
   register_info(app, run);
+  register_shard(app, run);
 
   bool known = false;
   for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
     known = known || (argc >= 2 && sub->get_name() == argv[1]);
   if (argc >= 2 && argv[1][0] != '-' && !known) {
-    std::cerr << "w8a8: unknown command '" << argv[1] << "' (expected quantize, inspect or info)\n"
+    std::cerr << "w8a8: unknown command '" << argv[1] << "' (expected quantize, inspect, info or shard)\n"
               << "Run with --help for more information." << std::endl;
     return kExitBadInput;
   }
