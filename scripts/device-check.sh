@@ -4,7 +4,7 @@
 # benchmarks (w8a8-bench and torch in the same run). Logs land in $OUT; the summary table is last.
 #
 #   run on the device:  bash scripts/device-check.sh [tests|quick|quant|full|tune|explore]
-#   (tests: GPU + Python package tests, no benchmarks; pkg: the Python package alone; quick: decode shapes;
+#   (tests: GPU + Python package tests, no benchmarks; pkg: build, GPU and Python package tests; quick: decode shapes;
 #    quant: quantization only; full: everything; tune: time the cutlass configurations and write the
 #    selection table to $OUT/selection_table.inc; explore: the same over the candidate configurations too)
 #   carry: third_party/cutlass (scripts/fetch-cutlass.sh fetches it here first) to build w8a8's Hopper kernels
@@ -14,6 +14,7 @@ mode=${1:-full}
 OUT=${OUT:-$PWD/build/device-out}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
+export NCCL_NVLS_ENABLE=0  # never NVLink multicast on a shared host (KINDS.md)
 summary=()
 LOGS=build/device-logs; rm -rf "$LOGS"; mkdir -p "$LOGS"
 step() {  # step NAME COMMAND...: runs, logs to $LOGS/NAME.log (all appended to $OUT/device.log), records pass/fail
