@@ -27,6 +27,8 @@
 #include "w8a8/scaled_mm.h"
 #include "w8a8/tensor.h"
 #include "w8a8/weights.h"
+#include "w8a8/parallel.h"
+#include "w8a8/checkpoint.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -354,6 +356,48 @@ NB_MODULE(_w8a8, m) {
                      return std::make_pair(op.act_quant_group_shape().row, op.act_quant_group_shape().col);
                    })
       .def_prop_ro("quant_fp8", [](const w8a8::Fp8LinearOp& op) { return op.quant_fp8(); });
+
+  // ---- tensor-parallel sharding (CPU) --------------------------------------------------------------
+  m.def("shard_weight",
+        [](const std::string& kind, const Arr& weight, const Arr& weight_scale, const OptArr& bias, int world,
+           int rank, int fw) {
+          W8A8_CHECK(kind == "column" || kind == "row", "kind: expected 'column' or 'row', got '", kind, "'");
+          w8a8::WeightShard s = w8a8::shard_weight(kind == "column" ? w8a8::ParallelKind::kColumn
+                                                                    : w8a8::ParallelKind::kRow,
+                                                   view_of(weight, "weight"), view_of(weight_scale, "weight_scale"),
+                                                   opt_view(bias, "bias"), world, rank);
+          nb::object b = nb::none();
+          if (s.bias) b = out_of(std::move(*s.bias), fw);
+          return nb::make_tuple(out_of(std::move(s.weight), fw), out_of(std::move(s.weight_scale), fw), b);
+        });
+  m.def("shard_merged_column_parallel",
+        [](const Arr& weight, const Arr& weight_scale, const std::vector<int64_t>& logical_widths, const OptArr& bias,
+           int world, int rank, int fw) {
+          w8a8::WeightShard s = w8a8::shard_merged_column_parallel(
+              view_of(weight, "weight"), view_of(weight_scale, "weight_scale"), logical_widths,
+              opt_view(bias, "bias"), world, rank);
+          nb::object b = nb::none();
+          if (s.bias) b = out_of(std::move(*s.bias), fw);
+          return nb::make_tuple(out_of(std::move(s.weight), fw), out_of(std::move(s.weight_scale), fw), b);
+        });
+  m.def("shard_checkpoint",
+        [](const std::string& input, const std::string& output, int world,
+           const std::optional<std::vector<std::string>>& column, const std::optional<std::vector<std::string>>& row) {
+          w8a8::ShardCheckpointOptions o;
+          o.input = input;
+          o.output = output;
+          o.world = world;
+          if (column) o.column = *column;
+          if (row) o.row = *row;
+          const w8a8::ShardCheckpointReport r = w8a8::shard_checkpoint(o);
+          nb::dict d;
+          d["ranks"] = r.ranks;
+          d["column_parallel"] = r.column_modules;
+          d["row_parallel"] = r.row_modules;
+          d["replicated_tensors"] = r.replicated_tensors;
+          return d;
+        },
+        "input"_a, "output"_a, "world"_a, "column"_a.none() = nb::none(), "row"_a.none() = nb::none());
 
   // ---- weight utilities --------------------------------------------------------------------------
   m.def("requantize_with_max_scale",

@@ -21,6 +21,7 @@ __all__ = [
     "requantize_with_max_scale", "convert_to_channelwise", "normalize_e4m3fn_to_e4m3fnuz", "per_tensor_dequantize",
     "all_close_1d", "cutlass_fp8_supported", "cutlass_block_fp8_supported", "cutlass_group_gemm_supported",
     "sparse_cutlass_supported", "capabilities", "platform", "cuda_built",
+    "shard_weight", "shard_merged_column_parallel", "shard_checkpoint",
 ]
 
 cuda_built: bool = _w8a8.cuda_built
@@ -231,6 +232,34 @@ class Fp8LinearOp:
                                        None if out_dtype is None else dtype_name(out_dtype),
                                        to_raw(input_scale, "input_scale"), to_raw(input_scale_ub, "input_scale_ub"),
                                        to_raw(bias, "bias"), framework_of(input), stream_of(input)))
+
+
+# ---- tensor-parallel sharding (CPU) ----------------------------------------------------------------------------
+def shard_weight(kind: str, weight, weight_scale, bias=None, *, world: int, rank: int):
+    """(weight, weight_scale, bias) of `rank` in a group of `world`: kind "column" splits N (per-channel scales and
+    bias with it), "row" splits K (block scales with it; per-tensor / per-channel scales whole; bias on rank 0 only,
+    else None). weight [N, K] FP8; weight_scale one element, [N] / [N, 1], or [ceil(N/128), ceil(K/128)]."""
+    w, s, b = _w8a8.shard_weight(str(kind), to_raw(weight, "weight"), to_raw(weight_scale, "weight_scale"),
+                                 to_raw(bias, "bias"), int(world), int(rank), framework_of(weight))
+    return from_raw(w), from_raw(s), (None if b is None else from_raw(b))
+
+
+def shard_merged_column_parallel(weight, weight_scale, logical_widths: Sequence[int], bias=None, *, world: int,
+                                 rank: int):
+    """A merged q|k|v (gate|up) weight with one scale per part: every part split across ranks, the rank's parts
+    requantized to their largest scale. Returns (weight, weight_scale [1], bias or None)."""
+    w, s, b = _w8a8.shard_merged_column_parallel(to_raw(weight, "weight"), to_raw(weight_scale, "weight_scale"),
+                                                 [int(v) for v in logical_widths], to_raw(bias, "bias"),
+                                                 int(world), int(rank), framework_of(weight))
+    return from_raw(w), from_raw(s), (None if b is None else from_raw(b))
+
+
+def shard_checkpoint(input: str, output: str, world: int, column=None, row=None) -> dict:
+    """`w8a8 shard`: per-rank checkpoints output/rank-<r>/ of an FP8 checkpoint; column / row: module-name endings
+    (defaults: Llama and BERT names). Returns {"ranks", "column_parallel", "row_parallel", "replicated_tensors"}."""
+    return dict(_w8a8.shard_checkpoint(str(input), str(output), int(world),
+                                       None if column is None else [str(c) for c in column],
+                                       None if row is None else [str(r) for r in row]))
 
 
 # ---- weight utilities (CPU) ----------------------------------------------------------------------------------
