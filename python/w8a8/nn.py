@@ -10,7 +10,7 @@ from typing import Optional
 
 import torch
 
-from . import GroupShape, scaled_fp8_quant
+from . import GroupShape, scaled_fp8_quant, shard_weight
 from . import _torch  # noqa: F401  (registers torch.ops.w8a8.*)
 
 
@@ -57,6 +57,52 @@ class Fp8Linear(torch.nn.Module):
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"static={self.act_quant_static}, group_shape={tuple(self.act_quant_group_shape)}")
+
+
+class ParallelFp8Linear(Fp8Linear):
+    """One rank's Fp8Linear in a tensor-parallel group over torch.distributed (NCCL on GPUs, gloo on CPUs).
+
+    kind "column": the weight holds this rank's N/world output features; forward returns them, or all of them
+    (all-gathered along the last dimension) with gather_output. kind "row": the weight holds this rank's K/world
+    input features and forward takes that slice of the input; the partial outputs are summed by an all-reduce in
+    the output dtype (as vLLM's RowParallelLinear does) and the bias is added by rank 0 only. Shards come from
+    w8a8.shard_weight / `w8a8 shard`, or from_linear below.
+    """
+
+    def __init__(self, kind: str, weight, weight_scale, bias=None, input_scale=None, *, group=None,
+                 gather_output: bool = False, act_quant_group_shape=None, out_dtype=None):
+        if kind not in ("column", "row"):
+            raise ValueError(f"kind: expected 'column' or 'row', got {kind!r}")
+        if gather_output and kind != "column":
+            raise ValueError("gather_output: only column-parallel layers gather their output")
+        super().__init__(weight, weight_scale, bias, input_scale, act_quant_group_shape, out_dtype)
+        self.kind, self.group, self.gather_output = kind, group, gather_output
+
+    @classmethod
+    def from_linear(cls, linear: torch.nn.Linear, kind: str, *, group=None, gather_output: bool = False):
+        """Quantize the full nn.Linear per output channel, then keep this rank's shard."""
+        import torch.distributed as dist
+        world, rank = dist.get_world_size(group), dist.get_rank(group)
+        full = Fp8Linear.from_linear(linear, per_channel=True)
+        w, ws, b = shard_weight(kind, full.weight.cpu(), full.weight_scale.cpu(),
+                                None if full.bias is None else full.bias.cpu(), world=world, rank=rank)
+        dev = linear.weight.device
+        return cls(kind, w.to(dev), ws.to(dev), None if b is None else b.to(dev), group=group,
+                   gather_output=gather_output)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+        y = super().forward(x)  # the row-parallel bias lives on rank 0 only (shard_weight)
+        if self.kind == "row":
+            dist.all_reduce(y, group=self.group)
+        elif self.gather_output:
+            parts = [torch.empty_like(y) for _ in range(dist.get_world_size(self.group))]
+            dist.all_gather(parts, y.contiguous(), group=self.group)
+            y = torch.cat(parts, dim=-1)
+        return y
+
+    def extra_repr(self) -> str:
+        return f"{self.kind}-parallel, gather_output={self.gather_output}, " + super().extra_repr()
 
 
 def swap_linears(module: torch.nn.Module, per_channel: bool = True) -> torch.nn.Module:
