@@ -108,12 +108,28 @@ std::vector<Shape> decode_shapes() {
 }
 std::vector<Shape> large_shapes() { return {{8192, 8192, 8192}, {16384, 16384, 16384}, {4096, 7168, 16384}}; }
 
+// Weight copies that fill >= 256 MB, so the 50 MB L2 keeps none of them between uses.
+size_t rotation_copies(const Shape& s) {
+  return std::max<size_t>(1, (kRotateBytes + size_t(s.N * s.K) - 1) / size_t(s.N * s.K));
+}
+
+// Median microseconds of one scaled_mm call, timed as a graph of calls rotating over `weights`.
+double time_scaled_mm(const Tensor& out, const Tensor& a, const std::vector<Tensor>& weights, const Tensor& sa,
+                      const Tensor& sb, const ScaledMmOptions& opt, double warmup_s, int reps) {
+  std::vector<std::function<void(cudaStream_t)>> calls;
+  for (const Tensor& w : weights)
+    calls.push_back([&out, &a, &sa, &sb, w, opt](cudaStream_t st) {
+      scaled_mm(out, a, w.t(), sa, sb, std::nullopt, opt, reinterpret_cast<Stream>(st));
+    });
+  return time_graph(calls, warmup_s, reps);
+}
+
 void gemm_rows(const std::vector<Shape>& shapes, int reps, std::vector<Row>& rows) {
   std::mt19937 gen(0);
   bool first_large = true;
   for (const Shape& s : shapes) {
     const bool large = s.M * s.N * s.K >= (int64_t(1) << 36);
-    const size_t copies = std::max<size_t>(1, (kRotateBytes + size_t(s.N * s.K) - 1) / size_t(s.N * s.K));
+    const size_t copies = rotation_copies(s);
     std::vector<Tensor> weights;
     for (size_t i = 0; i < copies; ++i) weights.push_back(random_device({s.N, s.K}, DType::kFloat8E4M3FN, gen));
     Tensor a = random_device({s.M, s.K}, DType::kFloat8E4M3FN, gen);
@@ -144,14 +160,9 @@ void gemm_rows(const std::vector<Shape>& shapes, int reps, std::vector<Row>& row
           } catch (const Error& e) {
             continue;  // this backend cannot run this variant
           }
-          std::vector<std::function<void(cudaStream_t)>> calls;
-          for (const Tensor& w : weights)
-            calls.push_back([&, w, opt](cudaStream_t st) {
-              scaled_mm(out, a, w.t(), v.sa, v.sb, std::nullopt, opt, reinterpret_cast<Stream>(st));
-            });
           const double warm = large ? (first_large ? 3.0 : 1.0) : 0.3;
           first_large = first_large && !large;
-          const double us = time_graph(calls, warm, reps);
+          const double us = time_scaled_mm(out, a, weights, v.sa, v.sb, opt, warm, reps);
           const double flops = 2.0 * double(s.M) * double(s.N) * double(s.K);
           const double bytes = double(s.M * s.K + s.N * s.K + 2 * s.M * s.N);
           rows.push_back({std::string("w8a8.") + backend_name(backend),
@@ -262,7 +273,7 @@ void tune(const std::string& which, int reps, const std::string& json_path) {
   uint64_t seed = 1;
   for (const Shape& s : tune_shapes(which)) {
     const bool large = s.M * s.N * s.K >= (int64_t(1) << 36);
-    const size_t copies = std::max<size_t>(1, (kRotateBytes + size_t(s.N * s.K) - 1) / size_t(s.N * s.K));
+    const size_t copies = rotation_copies(s);
     std::vector<Tensor> weights;
     for (size_t i = 0; i < copies; ++i) weights.push_back(random_fp8_fast({s.N, s.K}, seed++));
     Tensor a = random_fp8_fast({s.M, s.K}, seed++);
@@ -283,14 +294,9 @@ void tune(const std::string& which, int reps, const std::string& json_path) {
         } catch (const Error&) {
           return -1.0;
         }
-        std::vector<std::function<void(cudaStream_t)>> calls;
-        for (const Tensor& w : weights)
-          calls.push_back([&, w, opt](cudaStream_t st) {
-            scaled_mm(out, a, w.t(), sa, sb, std::nullopt, opt, reinterpret_cast<Stream>(st));
-          });
         const double warm = large ? (first_large ? 3.0 : 0.3) : 0.1;
         first_large = first_large && !large;
-        return time_graph(calls, warm, reps);
+        return time_scaled_mm(out, a, weights, sa, sb, opt, warm, reps);
       };
       auto by_time = [](const TuneResult& x, const TuneResult& y) { return x.us < y.us; };
       // 1. Per-tensor: cuBLASLt and every configuration of this accumulation (bf16 output).
@@ -374,7 +380,7 @@ void time_kernels(const std::string& shape, const std::string& acc_name, const s
     std::exit(2);
   }
   const bool fast = acc_name == "fast", vec = scales == "rowwise";
-  const size_t copies = std::max<size_t>(1, (kRotateBytes + size_t(s.N * s.K) - 1) / size_t(s.N * s.K));
+  const size_t copies = rotation_copies(s);
   std::vector<Tensor> weights;
   for (size_t i = 0; i < copies; ++i) weights.push_back(random_fp8_fast({s.N, s.K}, 100 + i));
   Tensor a = random_fp8_fast({s.M, s.K}, 99);
@@ -396,12 +402,8 @@ void time_kernels(const std::string& shape, const std::string& acc_name, const s
         std::fprintf(stderr, "time %s: %s\n", spec.c_str(), e.what());
         continue;
       }
-      std::vector<std::function<void(cudaStream_t)>> calls;
-      for (const Tensor& w : weights)
-        calls.push_back([&, w, opt](cudaStream_t st) {
-          scaled_mm(out, a, w.t(), sa, sb, std::nullopt, opt, reinterpret_cast<Stream>(st));
-        });
-      const double us = time_graph(calls, large ? (round == 0 && &spec == &specs[0] ? 3.0 : 1.0) : 0.2, reps);
+      const double warm = large ? (round == 0 && &spec == &specs[0] ? 3.0 : 1.0) : 0.2;
+      const double us = time_scaled_mm(out, a, weights, sa, sb, opt, warm, reps);
       std::printf("time M=%ld N=%ld K=%ld %s %s %-56s %9.1f us %7.1f TFLOPS\n", long(s.M), long(s.N), long(s.K),
                   acc_name.c_str(), scales.c_str(), spec.c_str(), us, 2.0 * s.M * s.N * s.K / us / 1e6);
     }
