@@ -159,6 +159,21 @@ inline Tensor random_bias(int64_t n, DType dtype, std::mt19937& gen) {
   return t;
 }
 
+// The same shape, dtype and bytes (CPU views, any strides); names the first differing byte.
+inline ::testing::AssertionResult same_bytes(const TensorView& actual, const TensorView& expected) {
+  if (actual.sizes() != expected.sizes() || actual.dtype() != expected.dtype())
+    return ::testing::AssertionFailure() << actual.describe() << " vs " << expected.describe();
+  const Tensor a = Tensor::copy_of(actual), e = Tensor::copy_of(expected);
+  const size_t n = size_t(a.numel()) * a.element_size();
+  const auto* pa = static_cast<const uint8_t*>(a.data());
+  const auto* pe = static_cast<const uint8_t*>(e.data());
+  for (size_t i = 0; i < n; ++i)
+    if (pa[i] != pe[i])
+      return ::testing::AssertionFailure() << "byte " << i << " differs: 0x" << std::hex << int(pa[i]) << " vs 0x"
+                                           << int(pe[i]) << " (" << expected.describe() << ")";
+  return ::testing::AssertionSuccess();
+}
+
 // Fills every byte of the view's span with 0xFF: NaN in fp32, bf16 and fp16 alike.
 inline void poison(const TensorView& t) {
   if (t.numel() > 0) std::memset(t.data(), 0xFF, t.span_bytes());

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <exception>
@@ -25,11 +24,7 @@
 namespace w8a8 {
 namespace {
 
-bool same_bytes(const TensorView& a, const TensorView& b) {
-  if (a.sizes() != b.sizes() || a.dtype() != b.dtype()) return false;
-  Tensor ca = Tensor::copy_of(a), cb = Tensor::copy_of(b);
-  return std::memcmp(ca.data(), cb.data(), size_t(ca.numel()) * ca.element_size()) == 0;
-}
+using testref::same_bytes;
 
 Tensor random_fp8(int64_t n, int64_t k, std::mt19937& g) {
   Tensor w = Tensor::empty({n, k}, DType::kFloat8E4M3FN);

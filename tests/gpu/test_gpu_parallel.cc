@@ -3,7 +3,6 @@
 // built; 2- and 4-rank runs need a multi-GPU machine (issue 8).
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <random>
 
 #include "common/reference.h"
@@ -20,11 +19,6 @@ namespace {
 
 using gputest::to_cpu;
 using gputest::to_gpu;
-
-bool same_bytes(const TensorView& a, const TensorView& b) {
-  Tensor ca = to_cpu(a), cb = to_cpu(b);
-  return ca.sizes() == cb.sizes() && std::memcmp(ca.data(), cb.data(), size_t(ca.numel()) * ca.element_size()) == 0;
-}
 
 TEST(GpuParallel, NcclWorldOfOneMatchesTheSingleLayer) {
   W8A8_REQUIRE_GPU();
@@ -57,7 +51,7 @@ TEST(GpuParallel, NcclWorldOfOneMatchesTheSingleLayer) {
       gputest::poison(out);
       layer.apply(out, xg, wg.t(), sg, std::nullopt, TensorView(bg));
       gputest::sync();
-      EXPECT_TRUE(same_bytes(out, ref)) << parallel_kind_name(kind);
+      EXPECT_TRUE(testref::same_bytes(to_cpu(out), to_cpu(ref))) << parallel_kind_name(kind);
     }
   }
   ncclCommDestroy(nccl);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 
+#include "common/reference.h"
 #include "gpu/gpu_test_util.h"
 #include "w8a8/formats.h"
 #include "w8a8/quant.h"
@@ -40,17 +41,9 @@ Tensor to_gpu_strided(const Tensor& cpu_view, int64_t ld) {
   return to_gpu(full_cpu).narrow(1, 0, cpu_view.size(1));
 }
 
+// GPU result against the CPU's, byte for byte.
 ::testing::AssertionResult same_bytes(const TensorView& gpu, const TensorView& cpu) {
-  Tensor g = to_cpu(gpu);
-  Tensor c = Tensor::copy_of(cpu);
-  const size_t n = size_t(c.numel()) * c.element_size();
-  const auto* a = static_cast<const uint8_t*>(g.data());
-  const auto* b = static_cast<const uint8_t*>(c.data());
-  for (size_t i = 0; i < n; ++i)
-    if (a[i] != b[i])
-      return ::testing::AssertionFailure() << "byte " << i << " differs: gpu 0x" << std::hex << int(a[i])
-                                           << " cpu 0x" << int(b[i]) << " (" << cpu.describe() << ")";
-  return ::testing::AssertionSuccess();
+  return testref::same_bytes(to_cpu(gpu), cpu);
 }
 
 struct Case {
