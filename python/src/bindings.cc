@@ -124,6 +124,13 @@ nb::tuple out_pair(std::pair<Tensor, Tensor> r, int fw) {
   return nb::make_tuple(out_of(std::move(r.first), fw), out_of(std::move(r.second), fw));
 }
 
+// A rank's shard as (weight, weight_scale, bias or None) in the caller's array type.
+nb::tuple shard_tuple(w8a8::WeightShard s, int fw) {
+  nb::object b = nb::none();
+  if (s.bias) b = out_of(std::move(*s.bias), fw);
+  return nb::make_tuple(out_of(std::move(s.weight), fw), out_of(std::move(s.weight_scale), fw), b);
+}
+
 const w8a8::W8A8ScaledMmFn kScaledMmFns[] = {
     w8a8::cutlass_w8a8_scaled_mm,          w8a8::flashinfer_w8a8_scaled_mm,
     w8a8::rocm_per_tensor_w8a8_scaled_mm,  w8a8::torch_per_tensor_w8a8_scaled_mm,
@@ -362,23 +369,19 @@ NB_MODULE(_w8a8, m) {
         [](const std::string& kind, const Arr& weight, const Arr& weight_scale, const OptArr& bias, int world,
            int rank, int fw) {
           W8A8_CHECK(kind == "column" || kind == "row", "kind: expected 'column' or 'row', got '", kind, "'");
-          w8a8::WeightShard s = w8a8::shard_weight(kind == "column" ? w8a8::ParallelKind::kColumn
-                                                                    : w8a8::ParallelKind::kRow,
-                                                   view_of(weight, "weight"), view_of(weight_scale, "weight_scale"),
-                                                   opt_view(bias, "bias"), world, rank);
-          nb::object b = nb::none();
-          if (s.bias) b = out_of(std::move(*s.bias), fw);
-          return nb::make_tuple(out_of(std::move(s.weight), fw), out_of(std::move(s.weight_scale), fw), b);
+          return shard_tuple(w8a8::shard_weight(kind == "column" ? w8a8::ParallelKind::kColumn
+                                                                 : w8a8::ParallelKind::kRow,
+                                                view_of(weight, "weight"), view_of(weight_scale, "weight_scale"),
+                                                opt_view(bias, "bias"), world, rank),
+                             fw);
         });
   m.def("shard_merged_column_parallel",
         [](const Arr& weight, const Arr& weight_scale, const std::vector<int64_t>& logical_widths, const OptArr& bias,
            int world, int rank, int fw) {
-          w8a8::WeightShard s = w8a8::shard_merged_column_parallel(
-              view_of(weight, "weight"), view_of(weight_scale, "weight_scale"), logical_widths,
-              opt_view(bias, "bias"), world, rank);
-          nb::object b = nb::none();
-          if (s.bias) b = out_of(std::move(*s.bias), fw);
-          return nb::make_tuple(out_of(std::move(s.weight), fw), out_of(std::move(s.weight_scale), fw), b);
+          return shard_tuple(w8a8::shard_merged_column_parallel(view_of(weight, "weight"),
+                                                                view_of(weight_scale, "weight_scale"),
+                                                                logical_widths, opt_view(bias, "bias"), world, rank),
+                             fw);
         });
   m.def("shard_checkpoint",
         [](const std::string& input, const std::string& output, int world,
