@@ -82,6 +82,7 @@ struct ConfigInfo {
 #define W8A8_SM90_CFG_bf16_64x16x256_c1x1_pingpong_fast_swap bf16, 64, 16, 256, 1, 1, pingpong_fast, true, persistent
 #define W8A8_SM90_CFG_bf16_128x128x128_c2x1_coop bf16, 128, 128, 128, 2, 1, coop, false, persistent
 #define W8A8_SM90_CFG_bf16_128x256x128_c2x1_coop bf16, 128, 256, 128, 2, 1, coop, false, persistent
+#define W8A8_SM90_CFG_bf16_128x192x128_c2x1_coop bf16, 128, 192, 128, 2, 1, coop, false, persistent
 #define W8A8_SM90_CFG_bf16_128x128x128_c2x1_pingpong bf16, 128, 128, 128, 2, 1, pingpong, false, persistent
 #define W8A8_SM90_CFG_bf16_64x128x128_c1x1_pingpong bf16, 64, 128, 128, 1, 1, pingpong, false, persistent
 #define W8A8_SM90_CFG_bf16_64x64x128_c1x1_pingpong_swap bf16, 64, 64, 128, 1, 1, pingpong, true, persistent
@@ -99,9 +100,8 @@ struct ConfigInfo {
 #define W8A8_SM90_CFG_fp32_64x16x128_c1x1_pingpong_swap fp32, 64, 16, 128, 1, 1, pingpong, true, persistent
 
 // ---- candidates (-DW8A8_CUTLASS_EXPLORE=ON), measured slower everywhere on the H100 (2026-11-25) ----
-// Except 128x192 cooperative promoted: faster than cuBLASLt for vector scales at the largest shapes (16384^3
-// rowwise 7553-7821 vs 8538-8565 us, docs/plots/time-h100-2026-11-25.json); it ships once its correctness run
-// (GpuScaledMm.CutlassEveryConfiguration) has passed on a GPU. Stream-K candidates were dropped: CUTLASS 4.2's
+// (128x192 cooperative promoted was promoted from here: faster than cuBLASLt for vector scales at the largest
+// shapes, 16384^3 rowwise 7553-7821 vs 8538-8565 us, docs/plots/time-h100-2026-11-25.json.) Stream-K candidates were dropped: CUTLASS 4.2's
 // stream-K scheduler does not compile with CUTLASS_ENABLE_GDC_FOR_SM90 (is_last_tile const), and they measured
 // 2-4 % slower than the persistent swap-AB kernels before that.
 #define W8A8_SM90_EXPLORE_bf16_128x128x128_c1x2_pingpong_fast bf16, 128, 128, 128, 1, 2, pingpong_fast, false, persistent
@@ -113,7 +113,6 @@ struct ConfigInfo {
 #define W8A8_SM90_EXPLORE_bf16_128x16x128_c1x1_coop_fast_swap bf16, 128, 16, 128, 1, 1, coop_fast, true, persistent
 #define W8A8_SM90_EXPLORE_bf16_128x16x128_c1x1_coop_swap bf16, 128, 16, 128, 1, 1, coop, true, persistent
 #define W8A8_SM90_EXPLORE_bf16_128x64x128_c1x1_coop_fast_swap bf16, 128, 64, 128, 1, 1, coop_fast, true, persistent
-#define W8A8_SM90_EXPLORE_bf16_128x192x128_c2x1_coop bf16, 128, 192, 128, 2, 1, coop, false, persistent
 #define W8A8_SM90_EXPLORE_bf16_128x192x128_c2x1_coop_fast bf16, 128, 192, 128, 2, 1, coop_fast, false, persistent
 #define W8A8_SM90_EXPLORE_bf16_64x16x128_c2x1_pingpong_fast_swap bf16, 64, 16, 128, 2, 1, pingpong_fast, true, persistent
 
