@@ -3,10 +3,11 @@
 # compute-sanitizer (memcheck, racecheck) over them, check the SASS of the GEMM kernels, then the
 # benchmarks (w8a8-bench and torch in the same run). Logs land in $OUT; the summary table is last.
 #
-#   run on the device:  bash scripts/device-check.sh [tests|quick|quant|full|tune|explore]
+#   run on the device:  bash scripts/device-check.sh [tests|pkg|quick|quant|full|tune|explore|time]
 #   (tests: GPU + Python package tests, no benchmarks; pkg: build, GPU and Python package tests; quick: decode shapes;
 #    quant: quantization only; full: everything; tune: time the cutlass configurations and write the
-#    selection table to $OUT/selection_table.inc; explore: the same over the candidate configurations too)
+#    selection table to $OUT/selection_table.inc; explore: the same over the candidate configurations too;
+#    time: the cutlass tests and `w8a8-bench --time` over bench/time-specs.txt, for kernel development)
 #   carry: third_party/cutlass (scripts/fetch-cutlass.sh fetches it here first) to build w8a8's Hopper kernels
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,14 @@ export PYTHONUNBUFFERED=1
 export NCCL_NVLS_ENABLE=0  # never NVLink multicast on a shared host (KINDS.md)
 summary=()
 LOGS=build/device-logs; rm -rf "$LOGS"; mkdir -p "$LOGS"
+time_specs() {  # w8a8-bench --time for each line of ${TIME_SPECS:-bench/time-specs.txt} -> $OUT/time.txt
+  : > "$OUT/time.txt"
+  while read -r shape acc scales specs; do
+    [ -z "$shape" ] || [ "${shape#\#}" != "$shape" ] && continue
+    # shellcheck disable=SC2086
+    build/device/bench/w8a8-bench --reps 50 --time "$shape" "$acc" "$scales" $specs >> "$OUT/time.txt" 2>> "$LOGS/time.log"
+  done < "${TIME_SPECS:-bench/time-specs.txt}"
+}
 step() {  # step NAME COMMAND...: runs, logs to $LOGS/NAME.log (all appended to $OUT/device.log), records pass/fail
   local name=$1; shift
   local t0=$SECONDS
@@ -39,10 +48,26 @@ step configure cmake -S . -B build/device -G Ninja -DCMAKE_BUILD_TYPE=Release -D
   "$cutlass_flag" "$explore_flag"
 step build cmake --build build/device -j "$(nproc)"
 # The Python package with the CUDA backends (same sources, its own build tree), then its tests with torch.
-if [ "$mode" = tests ] || [ "$mode" = tune ] || [ "$mode" = pkg ]; then
+if [ "$mode" = tests ] || [ "$mode" = pkg ]; then
   step py-install python3 -m pip install -v --no-build-isolation --no-deps --no-cache-dir \
     -C cmake.define.W8A8_CUDA=ON -C cmake.define.W8A8_PY_STUBS=OFF -C build-dir=build/py-device ./
   step py-tests env LD_PRELOAD="$(g++ -print-file-name=libstdc++.so.6)" python3 -m pytest -q -rs tests/python/pkg
+fi
+if [ "$mode" = time ]; then
+  # Kernel development: correctness of the cutlass configurations, then `w8a8-bench --time` for each line of
+  # ${TIME_SPECS:-bench/time-specs.txt} ("M,N,K promoted|fast per_tensor|rowwise SPEC..."), then torch's decode rows.
+  step cutlass-tests build/device/tests/w8a8_gpu_tests --gtest_filter='GpuScaledMm.Cutlass*'
+  # Matrix instructions of the weight-streaming kernels (FP8 mma.sync: native or converted to f16 HMMA?).
+  for o in $(find build/device -name '*gemv*.o' | head -2); do
+    echo "$o"; cuobjdump --dump-sass "$o" | grep -oE "(HMMA|QMMA|F2FP|I2F|HADD2)[A-Z0-9_.]*" | sort | uniq -c
+  done > "$OUT/gemv-sass.txt" 2>&1
+  time_specs
+  step bench-torch python3 bench/torch_baseline.py --json "$OUT/torch.json" --quick
+  grep -h "\[accuracy\]" "$LOGS/cutlass-tests.log" > "$OUT/accuracy.txt"
+  cat "$LOGS/gpu.txt" "$OUT/gemv-sass.txt" "$OUT/accuracy.txt" "$OUT/time.txt"
+  grep -h -E "^\[  (PASSED|FAILED) " "$LOGS"/cutlass-tests.log
+  printf '%s\n' "${summary[@]}"
+  exit 0
 fi
 if [ "$mode" = tune ] || [ "$mode" = explore ]; then
   # Every configuration must compute right before its timing counts.
@@ -58,14 +83,17 @@ if [ "$mode" = tune ] || [ "$mode" = explore ]; then
     grep "\[accuracy\]" "$LOGS/cutlass-tests.log" | grep "promote=$p " | grep -q -E " > |off by" && max_promote=$((p / 2))
   done
   echo "max promotion interval with the spec's accuracy: $max_promote" > "$LOGS/promote.txt"
+  # Shapes the time limit cut off keep the checked-in measurement (docs/plots/tune-*.json, newest).
+  fallback=$(ls docs/plots/tune-*.json 2>/dev/null | sort | tail -n 1)
   step table python3 bench/make_selection_table.py "$OUT/tune.json" --max-promote "$max_promote" \
-    --out build/tune-out/selection_table.inc
+    --out build/tune-out/selection_table.inc ${fallback:+--fallback "$fallback"}
+  [ "$mode" = tune ] && [ -n "${TIME_SPECS:-}" ] && time_specs
   cp build/tune-out/selection_table.inc "$OUT/"
   grep -E "^tune " "$LOGS/tune.log" > "$OUT/tune-summary.txt"
   grep -h "\[accuracy\]" "$LOGS/cutlass-tests.log" > "$OUT/accuracy.txt"
 fi
 if [ "$mode" = tune ] || [ "$mode" = explore ]; then
-  cat "$LOGS/gpu.txt" "$OUT/tune-summary.txt" "$OUT/accuracy.txt" "$LOGS/promote.txt"
+  cat "$LOGS/gpu.txt" "$OUT/tune-summary.txt" "$OUT/accuracy.txt" "$LOGS/promote.txt" "$OUT/time.txt"
   grep -h -E "^\[  (PASSED|FAILED) " "$LOGS"/cutlass-tests.log
   tail -n 3 "$LOGS"/py-tests.log 2>/dev/null
   printf '%s\n' "${summary[@]}"
@@ -77,7 +105,7 @@ if [ "$mode" != quant ]; then
   step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 build/device/tests/w8a8_gpu_tests \
     --gtest_filter='GpuQuant.*:GpuScaledMm.Blockwise*:GpuScaledMm.Unfused*:GpuScaledMm.UnalignedShapesFallBack:GpuScaledMm.CutlassAutomatic*:GpuScaledMm.FirstCall*:GpuLinear.OutVariant*:GpuDispatch*'
   step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 build/device/tests/w8a8_gpu_tests \
-    --gtest_filter='GpuQuant.PerToken*:GpuQuant.BlockQuant*:GpuScaledMm.UnalignedShapesFallBack:GpuScaledMm.FirstCall*'
+    --gtest_filter='GpuQuant.PerToken*:GpuQuant.BlockQuant*:GpuScaledMm.UnalignedShapesFallBack:GpuScaledMm.FirstCall*:GpuScaledMm.CutlassAutomatic*'
 fi
 # SASS: FP8 matrix instructions (QGMMA) in the GEMM kernels that are ours.
 cuobjdump --dump-sass build/device/libw8a8.a > "$LOGS/sass.txt" 2>/dev/null

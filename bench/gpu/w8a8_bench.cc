@@ -306,6 +306,7 @@ void tune(const std::string& which, int reps, const std::string& json_path) {
       for (const std::string& c : configs) {
         if (c.rfind("bf16_", 0) != 0 || (c.find("_fast") != std::string::npos) != fast) continue;
         if (c.find("_swap") != std::string::npos && s.M > 256) continue;  // swap-AB tiles are for few tokens
+        if (c.find("_gemv") != std::string::npos && s.M > 64) continue;   // weight streaming: re-reads per token block
         const double us = measure(false, ScaledMmBackend::kCutlass, c);
         if (us > 0) rows.push_back({s, fast, false, c, us});
       }
@@ -323,6 +324,8 @@ void tune(const std::string& which, int reps, const std::string& json_path) {
           for (const char* x : {"promote=8", "promote=16"}) knobs.push_back(x);
         if (k.find("_sk") != std::string::npos)
           for (const char* x : {"splits=2", "splits=4"}) knobs.push_back(x);
+        if (k.find("_gemv") != std::string::npos)
+          for (const char* x : {"prefetch=2048", "prefetch=8192"}) knobs.push_back(x);
         for (const std::string& x : knobs) {
           const double us = measure(false, ScaledMmBackend::kCutlass, k + ":" + x);
           if (us > 0) rows.push_back({s, fast, false, k + ":" + x, us});

@@ -220,7 +220,9 @@ TEST(GpuScaledMm, CutlassEveryConfiguration) {
       }
     Operands o = make(200, 512, 256, ScaleKind::kPerToken, ScaleKind::kPerChannel, out, true, g);
     const bool sk = k.find("_sk") != std::string::npos;
+    const bool gemv = k.find("_gemv") != std::string::npos;
     const std::string knobs = sk ? ":splits=2,pdl=0"
+                              : gemv ? ":pdl=0"
                               : acc == Accumulation::kPromoted ? ":swizzle=4,raster=n,promote=4,pdl=0"
                                                                : ":swizzle=4,raster=n,pdl=0";
     check(o, out, ScaledMmBackend::kCutlass, acc, "cutlass knobs", k + knobs);
@@ -305,6 +307,15 @@ TEST(GpuScaledMm, CutlassAccumulationAccuracyLongK) {
         const Errors e = run(ScaledMmBackend::kCutlass, Accumulation::kFast, o + k);
         EXPECT_LE(e.rel, gpu_tolerance(out, Accumulation::kFast)) << o + k << " K=" << K;
         EXPECT_LE(e.rel, 1.25 * lt_fast.rel + 1e-4) << o + k << " K=" << K << " vs cuBLASLt fast " << lt_fast.rel;
+      }
+      // The weight-streaming kernels of this output: promoted ones to the promoted bounds, fast ones to cuBLASLt.
+      for (const std::string& k : cutlass_kernels()) {
+        if (k.find("_gemv") == std::string::npos || out_of_kernel(k) != out) continue;
+        const Accumulation acc = acc_of_kernel(k);
+        const Errors e = run(ScaledMmBackend::kCutlass, acc, k);
+        EXPECT_LE(e.rel, gpu_tolerance(out, acc)) << k << " K=" << K;
+        if (acc == Accumulation::kPromoted) EXPECT_LE(e.worst, 1.0) << k << " K=" << K;
+        else EXPECT_LE(e.rel, 1.25 * lt_fast.rel + 1e-4) << k << " K=" << K << " vs cuBLASLt fast " << lt_fast.rel;
       }
     }
 }

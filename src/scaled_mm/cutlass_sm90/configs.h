@@ -19,8 +19,10 @@ namespace w8a8::smm::cutlass_sm90 {
 
 enum class Out { bf16, fp16, fp32 };
 // pingpong: two consumer warp groups on alternate tiles; coop: both on one tile (tile M >= 128).
+// gemv: not CUTLASS's GEMM but w8a8's weight-streaming kernel for few tokens (gemv_kernel.cuh): warp-level
+// FP8 mma.sync, tile M weight rows x tile N tokens per CTA, tile K / 256 warps splitting K.
 // *_fast: FP8 fast accumulation; the others promote to fp32 registers (torch's default accuracy).
-enum class Sched { pingpong_fast, pingpong, coop_fast, coop };
+enum class Sched { pingpong_fast, pingpong, coop_fast, coop, gemv_fast, gemv };
 enum class Tiles { persistent, streamk };  // streamk: stream-K / split-K, needs a workspace
 enum class Raster { heuristic, along_m, along_n };
 
@@ -35,6 +37,9 @@ struct Knobs {
   // Programmatic dependent launch: the kernel's prologue overlaps the previous kernel's tail (it waits
   // for that kernel's results before reading memory).
   bool pdl = true;
+  // gemv configurations: bytes of each of the CTA's weight rows prefetched into L2 before that wait (L2 is
+  // coherent, so this is safe whatever the previous kernel writes); 0: none.
+  int prefetch = 0;
 };
 
 // One GEMM call in the kernels' terms (validated by the backend before): A [M, K] row-major, B as
@@ -67,7 +72,10 @@ struct ConfigInfo {
   Tiles tiles;
   // False when CUTLASS's can_implement refuses the call.
   bool (*run)(const Fp8GemmCall& call);
-  bool fast_accum() const { return sched == Sched::pingpong_fast || sched == Sched::coop_fast; }
+  bool fast_accum() const {
+    return sched == Sched::pingpong_fast || sched == Sched::coop_fast || sched == Sched::gemv_fast;
+  }
+  bool gemv() const { return sched == Sched::gemv || sched == Sched::gemv_fast; }
 };
 
 // ---- shipped configurations (chosen from the candidates by `w8a8-bench --tune explore` on the H100) ----
@@ -98,6 +106,15 @@ struct ConfigInfo {
 #define W8A8_SM90_CFG_fp32_64x16x256_c1x1_pingpong_fast_swap fp32, 64, 16, 256, 1, 1, pingpong_fast, true, persistent
 #define W8A8_SM90_CFG_fp32_128x128x128_c2x1_coop fp32, 128, 128, 128, 2, 1, coop, false, persistent
 #define W8A8_SM90_CFG_fp32_64x16x128_c1x1_pingpong_swap fp32, 64, 16, 128, 1, 1, pingpong, true, persistent
+// Few tokens (M <= 8 per CTA): w8a8's weight-streaming kernel (gemv_kernel.cuh), 16 weight rows x 8 tokens per
+// CTA, 4 warps splitting K; measured at M = 1 (2026-11-25, H100): 8192^2 25.2 us vs 26.0-26.4 cuBLASLt,
+// 57344x8192 158 vs 176, 28672x4096 41.2 vs 44.7.
+#define W8A8_SM90_CFG_bf16_16x8x1024_c1x1_gemv_swap bf16, 16, 8, 1024, 1, 1, gemv, true, persistent
+#define W8A8_SM90_CFG_bf16_16x8x1024_c1x1_gemv_fast_swap bf16, 16, 8, 1024, 1, 1, gemv_fast, true, persistent
+#define W8A8_SM90_CFG_fp16_16x8x1024_c1x1_gemv_swap fp16, 16, 8, 1024, 1, 1, gemv, true, persistent
+#define W8A8_SM90_CFG_fp16_16x8x1024_c1x1_gemv_fast_swap fp16, 16, 8, 1024, 1, 1, gemv_fast, true, persistent
+#define W8A8_SM90_CFG_fp32_16x8x1024_c1x1_gemv_swap fp32, 16, 8, 1024, 1, 1, gemv, true, persistent
+#define W8A8_SM90_CFG_fp32_16x8x1024_c1x1_gemv_fast_swap fp32, 16, 8, 1024, 1, 1, gemv_fast, true, persistent
 
 // ---- candidates (-DW8A8_CUTLASS_EXPLORE=ON), measured slower everywhere on the H100 (2026-11-25) ----
 // (128x192 cooperative promoted was promoted from here: faster than cuBLASLt for vector scales at the largest
@@ -114,6 +131,10 @@ struct ConfigInfo {
 #define W8A8_SM90_EXPLORE_bf16_128x16x128_c1x1_coop_swap bf16, 128, 16, 128, 1, 1, coop, true, persistent
 #define W8A8_SM90_EXPLORE_bf16_128x64x128_c1x1_coop_fast_swap bf16, 128, 64, 128, 1, 1, coop_fast, true, persistent
 #define W8A8_SM90_EXPLORE_bf16_128x192x128_c2x1_coop_fast bf16, 128, 192, 128, 2, 1, coop_fast, false, persistent
+// gemv, measured slower than 16x8x1024 at M = 1 and than cuBLASLt at M = 16 (2026-11-25, H100: M=16 8192^2
+// 29.8 us for 32x16x1024 vs 26.3 cuBLASLt; the FP8 mma.sync runs as f16 HMMA after conversions on sm_90).
+#define W8A8_SM90_EXPLORE_bf16_32x16x1024_c1x1_gemv_swap bf16, 32, 16, 1024, 1, 1, gemv, true, persistent
+#define W8A8_SM90_EXPLORE_bf16_16x8x2048_c1x1_gemv_swap bf16, 16, 8, 2048, 1, 1, gemv, true, persistent
 #define W8A8_SM90_EXPLORE_bf16_64x16x128_c2x1_pingpong_fast_swap bf16, 64, 16, 128, 2, 1, pingpong_fast, true, persistent
 
 // Every configuration of this build, in configs.h order: lines W8A8_SM90_CONFIG(name, parameter macro)

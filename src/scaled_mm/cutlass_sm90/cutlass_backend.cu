@@ -43,12 +43,13 @@ struct Pick {
   Raster raster;
   int splits, promote;
   bool pdl;
+  int prefetch;
 };
-#define W8A8_SM90_PICK(fast, vec, m, n, k, config, swizzle, raster, splits, promote, pdl) \
-  Pick{fast, vec, m, n, k, config, swizzle, Raster::raster, splits, promote, pdl},
+#define W8A8_SM90_PICK(fast, vec, m, n, k, config, swizzle, raster, splits, promote, pdl, prefetch) \
+  Pick{fast, vec, m, n, k, config, swizzle, Raster::raster, splits, promote, pdl, prefetch},
 const Pick kPicks[] = {
 #include "scaled_mm/cutlass_sm90/selection_table.inc"
-    Pick{false, false, 0, 0, 0, nullptr, 1, Raster::heuristic, 1, 4, true}  // end marker
+    Pick{false, false, 0, 0, 0, nullptr, 1, Raster::heuristic, 1, 4, true, 0}  // end marker
 };
 #undef W8A8_SM90_PICK
 
@@ -84,7 +85,7 @@ int default_config(Out out, bool fast, int64_t m) {
     const ConfigInfo& c = kConfigs[i];
     if (c.out != out || c.fast_accum() != fast) continue;
     if (first < 0) first = i;
-    if (c.swap_ab == (m <= 64) && c.tiles == Tiles::persistent) return i;
+    if (c.swap_ab == (m <= 64) && c.tiles == Tiles::persistent && !c.gemv()) return i;
   }
   return first;
 }
@@ -115,7 +116,7 @@ Choice choose_from_table(const ScaledMmProblem& p) {
   if (table_config >= 0) {
     c.config = kConfigs[table_config].out == out ? table_config : same_geometry(kConfigs[table_config], out);
     if (c.config >= 0) {
-      c.knobs = {pick->swizzle, pick->raster, pick->splits, pick->promote, pick->pdl};
+      c.knobs = {pick->swizzle, pick->raster, pick->splits, pick->promote, pick->pdl, pick->prefetch};
       c.measured = true;
       c.why = "selection table";
       return c;
@@ -148,7 +149,7 @@ Choice choose(const ScaledMmProblem& p) {
   return e.choice;
 }
 
-// options.kernel: "name" or "name:swizzle=4,raster=m,splits=2".
+// options.kernel: "name" or "name:swizzle=4,raster=m,splits=2" (gemv configurations: "name:prefetch=2048").
 Choice parse_kernel(const ScaledMmProblem& p) {
   std::string spec = p.kernel;
   std::string name = spec.substr(0, spec.find(':'));
@@ -165,10 +166,11 @@ Choice parse_kernel(const ScaledMmProblem& p) {
     if (key == "swizzle") c.knobs.swizzle = std::atoi(value.c_str());
     else if (key == "splits") c.knobs.splits = std::atoi(value.c_str());
     else if (key == "promote") c.knobs.promote = std::atoi(value.c_str());
+    else if (key == "prefetch") c.knobs.prefetch = std::atoi(value.c_str());
     else if (key == "pdl" && (value == "0" || value == "1")) c.knobs.pdl = value == "1";
     else if (key == "raster" && (value == "m" || value == "n" || value == "h"))
       c.knobs.raster = value == "m" ? Raster::along_m : value == "n" ? Raster::along_n : Raster::heuristic;
-    else W8A8_FAIL(ErrorKind::kValue, "options.kernel: expected name[:swizzle=1|2|4|8,raster=m|n|h,splits=N,promote=4|8|..,pdl=0|1], got '", spec, "'");
+    else W8A8_FAIL(ErrorKind::kValue, "options.kernel: expected name[:swizzle=1|2|4|8,raster=m|n|h,splits=N,promote=4|8|..,pdl=0|1,prefetch=BYTES], got '", spec, "'");
   }
   W8A8_CHECK(c.knobs.swizzle == 1 || c.knobs.swizzle == 2 || c.knobs.swizzle == 4 || c.knobs.swizzle == 8,
              "options.kernel: swizzle must be 1, 2, 4 or 8, got ", c.knobs.swizzle, " in '", spec, "'");
@@ -177,6 +179,14 @@ Choice parse_kernel(const ScaledMmProblem& p) {
              "configurations only, got '", spec, "'");
   W8A8_CHECK(c.knobs.promote == 4 || !info.fast_accum(), "options.kernel: promote applies to promoted "
              "configurations only, got '", spec, "'");
+  W8A8_CHECK(!info.gemv() || (c.knobs.swizzle == 1 && c.knobs.raster == Raster::heuristic && c.knobs.promote == 4),
+             "options.kernel: gemv configurations take pdl and prefetch only (no tile scheduler, fixed promotion), got '",
+             spec, "'");
+  W8A8_CHECK(c.knobs.prefetch == 0 || info.gemv(), "options.kernel: prefetch applies to gemv configurations only, got '",
+             spec, "'");
+  W8A8_CHECK(c.knobs.prefetch >= 0 && c.knobs.prefetch % 16 == 0 && c.knobs.prefetch <= (1 << 20),
+             "options.kernel: prefetch must be a multiple of 16 bytes in [0, 1048576], got ", c.knobs.prefetch, " in '",
+             spec, "'");
   W8A8_CHECK(c.knobs.promote >= 4 && c.knobs.promote % 4 == 0 && c.knobs.promote <= 64,
              "options.kernel: promote must be a multiple of 4 in [4, 64], got ", c.knobs.promote, " in '", spec, "'");
   W8A8_CHECK(c.knobs.splits >= 1 && c.knobs.splits <= 64, "options.kernel: splits must be in [1, 64], got ",

@@ -1,0 +1,219 @@
+// w8a8's weight-streaming Hopper kernel for few tokens (decode): the GEMM is a matrix-vector product that
+// reads every weight byte once, so it is bound by memory bandwidth, and the TMA/WGMMA machinery of the
+// CUTLASS kernels (64-row WGMMA, cluster, persistent tiles) buys nothing while its tile count cannot keep
+// 132 SMs' loads in flight. Here many small CTAs stream the weight straight from global memory into the
+// registers of warp-level FP8 tensor-core instructions (mma.sync m16n8k32 e4m3, CuTe's SM89 atom),
+// the CTA's warps split K and add their partial sums through shared memory, and the epilogue is the
+// CUTLASS kernels': out = scale_a * (acc * scale_b) + bias.
+//
+// Orientation (swap-AB): the weight's rows are the MMA's M (16 per fragment), tokens its N (8 per fragment).
+// Operand layout trick: a dot product does not care in which order it visits K, only that A and B visit it in
+// the same order. Lane (g, t) of the MMA fragment owns logical k in {4t..4t+3, 4t+16..4t+19} of each 32-deep
+// step; we map those onto 16 *contiguous* bytes per lane per 64 bytes of K, so each lane loads its weight
+// rows and token rows with single 16-byte loads and no shuffles.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+#include <cute/arch/mma_sm89.hpp>
+
+#include "cuda/check.h"
+#include "scaled_mm/cutlass_sm90/configs.h"
+
+namespace w8a8::smm::cutlass_sm90::gemv {
+
+constexpr int kChunk = 64;   // K bytes one lane quad covers per row: 4 lanes x 16 bytes
+constexpr int kUnroll = 4;   // chunks a warp loads before it multiplies (loads in flight per lane)
+constexpr int kStepK = 256;  // K bytes per warp per step: kUnroll x kChunk
+
+template <Out> struct Store;
+template <> struct Store<Out::bf16> {
+  using T = __nv_bfloat16;
+  static __device__ float bias(const void* b, int i) { return __bfloat162float(static_cast<const T*>(b)[i]); }
+  static __device__ void put(void* d, int64_t i, float v) { static_cast<T*>(d)[i] = __float2bfloat16_rn(v); }
+};
+template <> struct Store<Out::fp16> {
+  using T = __half;
+  static __device__ float bias(const void* b, int i) { return __half2float(static_cast<const T*>(b)[i]); }
+  static __device__ void put(void* d, int64_t i, float v) { static_cast<T*>(d)[i] = __float2half_rn(v); }
+};
+template <> struct Store<Out::fp32> {
+  static __device__ float bias(const void* b, int i) { return static_cast<const float*>(b)[i]; }
+  static __device__ void put(void* d, int64_t i, float v) { static_cast<float*>(d)[i] = v; }
+};
+
+// The weight is read once: no L1 allocation, and ask L2 for the whole 256-byte run the warp reads next.
+__device__ __forceinline__ uint4 load_weight(const uint8_t* p) {
+  uint4 v;
+  asm("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
+      : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+      : "l"(p));
+  return v;
+}
+// Tokens are read by every CTA: through L1.
+__device__ __forceinline__ uint4 load_token(const uint8_t* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
+
+// D = A (16 x 32, weight rows) * B (32 x 8, tokens) + C, fp32 accumulators (c0 c1: row g, tokens 2t, 2t+1;
+// c2 c3: row g + 8).
+__device__ __forceinline__ void mma(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                    uint32_t b1, const float (&c)[4]) {
+  cute::SM89_16x8x32_F32E4M3E4M3F32_TN::fma(d[0], d[1], d[2], d[3], a0, a1, a2, a3, b0, b1, c[0], c[1], c[2], c[3]);
+}
+
+struct Params {
+  int m, n, k;
+  const uint8_t* a;  // tokens [M, K]
+  int64_t lda;
+  const uint8_t* b;  // weight [N, K]
+  int64_t ldb;
+  void* d;  // [M, N]
+  int64_t ldd;
+  const float* scale_a;
+  bool scale_a_vector;
+  const float* scale_b;
+  bool scale_b_vector;
+  const void* bias;
+  int prefetch;  // bytes of each weight row to prefetch into L2 before waiting on the previous kernel
+};
+
+// One CTA: kRows weight rows x kTokens tokens, kWarps warps splitting K in 256-byte steps.
+// kFast: accumulate in the MMA's accumulator over all of K (FP8 fast accumulation); otherwise every
+// 64-deep step starts from zero and is added to fp32 registers (promotion, twice as often as CUTLASS's).
+template <Out kOut, int kRows, int kTokens, int kWarps, bool kFast>
+__global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
+  constexpr int kRowTiles = kRows / 16, kTokTiles = kTokens / 8;
+  __shared__ float partial[kWarps][kTokens][kRows];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int row0 = blockIdx.x * kRows;
+  const int token_blocks = (p.m + kTokens - 1) / kTokens;
+
+  // While the previous kernel drains (programmatic dependent launch), start pulling this CTA's first weight
+  // bytes into L2: a prefetch returns nothing to the SM and L2 is where global memory is coherent, so it
+  // cannot see stale data. Then wait for that kernel before reading anything it may have written.
+  if (p.prefetch > 0 && threadIdx.x < kRows && row0 + int(threadIdx.x) < p.n) {
+    const uint8_t* row = p.b + int64_t(row0 + threadIdx.x) * p.ldb;
+    const uint32_t bytes = uint32_t(p.prefetch < p.k ? p.prefetch : p.k);  // multiples of 16
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(row), "r"(bytes) : "memory");
+  }
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+
+  const uint8_t* w[kRowTiles][2];
+  bool w_ok[kRowTiles][2];
+#pragma unroll
+  for (int r = 0; r < kRowTiles; ++r)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int row = row0 + 16 * r + 8 * h + g;
+      w_ok[r][h] = row < p.n;
+      w[r][h] = p.b + (w_ok[r][h] ? int64_t(row) * p.ldb : 0) + 16 * t;
+    }
+
+  for (int tb = blockIdx.y; tb < token_blocks; tb += gridDim.y) {
+    const int tok0 = tb * kTokens;
+    const uint8_t* x[kTokTiles];
+    bool x_ok[kTokTiles];
+#pragma unroll
+    for (int j = 0; j < kTokTiles; ++j) {
+      const int m = tok0 + 8 * j + g;
+      x_ok[j] = m < p.m;
+      x[j] = p.a + (x_ok[j] ? int64_t(m) * p.lda : 0) + 16 * t;
+    }
+    float acc[kRowTiles][kTokTiles][4] = {};
+    const float zero[4] = {0.f, 0.f, 0.f, 0.f};
+
+    for (int k0 = warp * kStepK; k0 < p.k; k0 += kWarps * kStepK) {
+      uint4 wa[kUnroll][kRowTiles][2], xb[kUnroll][kTokTiles];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int k = k0 + u * kChunk;
+        const bool k_ok = k + 16 * t < p.k;  // K is a multiple of 16: a lane's 16 bytes are all in or all out
+#pragma unroll
+        for (int r = 0; r < kRowTiles; ++r)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) wa[u][r][h] = k_ok && w_ok[r][h] ? load_weight(w[r][h] + k) : uint4{};
+#pragma unroll
+        for (int j = 0; j < kTokTiles; ++j) xb[u][j] = k_ok && x_ok[j] ? load_token(x[j] + k) : uint4{};
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u)
+#pragma unroll
+        for (int r = 0; r < kRowTiles; ++r)
+#pragma unroll
+          for (int j = 0; j < kTokTiles; ++j) {
+            const uint4 lo = wa[u][r][0], hi = wa[u][r][1], xv = xb[u][j];
+            // Bytes 0-7 of each lane's 16 are one 32-deep MMA, bytes 8-15 the next.
+            if constexpr (kFast) {
+              mma(acc[r][j], lo.x, hi.x, lo.y, hi.y, xv.x, xv.y, acc[r][j]);
+              mma(acc[r][j], lo.z, hi.z, lo.w, hi.w, xv.z, xv.w, acc[r][j]);
+            } else {
+              float s[4];
+              mma(s, lo.x, hi.x, lo.y, hi.y, xv.x, xv.y, zero);
+              mma(s, lo.z, hi.z, lo.w, hi.w, xv.z, xv.w, s);
+#pragma unroll
+              for (int i = 0; i < 4; ++i) acc[r][j][i] += s[i];
+            }
+          }
+    }
+    // The next kernel may launch now; it waits for this grid's completion before reading our output.
+    if (tb + gridDim.y >= token_blocks) asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+
+#pragma unroll
+    for (int r = 0; r < kRowTiles; ++r)
+#pragma unroll
+      for (int j = 0; j < kTokTiles; ++j)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) partial[warp][8 * j + 2 * t + (i & 1)][16 * r + g + 8 * (i >> 1)] = acc[r][j][i];
+    __syncthreads();
+    for (int e = threadIdx.x; e < kRows * kTokens; e += kWarps * 32) {
+      const int tok = e / kRows, r = e % kRows;
+      const int m = tok0 + tok, n = row0 + r;
+      if (m >= p.m || n >= p.n) continue;
+      float sum = 0.f;
+#pragma unroll
+      for (int v = 0; v < kWarps; ++v) sum += partial[v][tok][r];
+      const float sa = p.scale_a[p.scale_a_vector ? m : 0], sb = p.scale_b[p.scale_b_vector ? n : 0];
+      const float bias = p.bias ? Store<kOut>::bias(p.bias, n) : 0.f;
+      Store<kOut>::put(p.d, int64_t(m) * p.ldd + n, fmaf(sa, sum * sb, bias));
+    }
+    __syncthreads();  // partial is rewritten by the next token block
+  }
+}
+
+// Launch one configuration: tile M = weight rows per CTA, tile N = tokens per CTA, tile K = K per CTA step
+// (kWarps = tile K / 256 warps). Every M runs (token blocks loop when the grid's y is exhausted); K and N
+// multiples of 16 and 16-byte aligned operands (the backend checks).
+template <Out kOut, int kTileM, int kTileN, int kTileK, bool kFast>
+bool launch(const Fp8GemmCall& c) {
+  static_assert(kTileM % 16 == 0 && kTileN % 8 == 0 && kTileK % kStepK == 0, "gemv tile: M % 16, N % 8, K % 256");
+  constexpr int kWarps = kTileK / kStepK;
+  if (c.k % 16 != 0 || c.n % 16 != 0) return false;
+  const Params p{c.m, c.n, c.k, static_cast<const uint8_t*>(c.a), c.lda, static_cast<const uint8_t*>(c.b), c.ldb,
+                 c.d, c.ldd, c.scale_a, c.scale_a_vector, c.scale_b, c.scale_b_vector, c.bias, c.knobs.prefetch};
+  const int token_blocks = (c.m + kTileN - 1) / kTileN;
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(unsigned((c.n + kTileM - 1) / kTileM), unsigned(token_blocks < 65535 ? token_blocks : 65535));
+  config.blockDim = dim3(kWarps * 32);
+  config.stream = resolve_stream(c.stream);
+  cudaLaunchAttribute pdl{};
+  pdl.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  pdl.val.programmaticStreamSerializationAllowed = c.knobs.pdl ? 1 : 0;
+  config.attrs = &pdl;
+  config.numAttrs = 1;
+  W8A8_CUDA_CHECK(cudaLaunchKernelEx(&config, gemv_kernel<kOut, kTileM, kTileN, kWarps, kFast>, p));
+  return true;
+}
+
+}  // namespace w8a8::smm::cutlass_sm90::gemv
+
+// W8A8_SM90_DEFINE(name, W8A8_SM90_CFG_name) for the gemv configurations (schedule gemv or gemv_fast).
+#define W8A8_SM90_DEFINE(name, params) W8A8_SM90_DEFINE_(name, params)
+#define W8A8_SM90_DEFINE_(name, ...) W8A8_SM90_DEFINE_IMPL(name, __VA_ARGS__)
+#define W8A8_SM90_DEFINE_IMPL(name, out, tm, tn, tk, cm, cn, sched, swap, tiles)                                \
+  namespace w8a8::smm::cutlass_sm90 {                                                                           \
+  static_assert(cm == 1 && cn == 1 && swap && Tiles::tiles == Tiles::persistent,                                \
+                "gemv configurations: cluster 1x1, swap-AB orientation, no tile scheduler");                    \
+  bool run_##name(const Fp8GemmCall& call) { return gemv::launch<Out::out, tm, tn, tk, Sched::sched == Sched::gemv_fast>(call); } \
+  }
