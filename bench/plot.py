@@ -25,7 +25,9 @@ def main():
     for metric, label, fname in (("tflops", "TFLOPS", "tflops"), ("tbps", "TB/s (operands + output)", "bandwidth")):
         fig, axes = plt.subplots(1, len(shapes), figsize=(4.2 * len(shapes), 3.6), squeeze=False)
         for ax, (n, k) in zip(axes[0], shapes):
-            for rows, op, variant, style in ((ours, "w8a8.cublaslt", "per_tensor", "o-"),
+            for rows, op, variant, style in ((ours, "w8a8.auto", "per_tensor", "P-"),
+                                             (ours, "w8a8.auto", "rowwise", "X-"),
+                                             (ours, "w8a8.cublaslt", "per_tensor", "o-"),
                                              (ours, "w8a8.cublaslt", "rowwise", "s-"),
                                              (ours, "w8a8.unfused", "rowwise", "^-"),
                                              (ours, "w8a8.cublaslt", "blockwise", "d-"),

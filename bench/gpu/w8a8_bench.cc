@@ -325,7 +325,7 @@ void tune(const std::string& which, int reps, const std::string& json_path) {
         if (k.find("_sk") != std::string::npos)
           for (const char* x : {"splits=2", "splits=4"}) knobs.push_back(x);
         if (k.find("_gemv") != std::string::npos)
-          for (const char* x : {"prefetch=2048", "prefetch=8192"}) knobs.push_back(x);
+          for (const char* x : {"prefetch=1024", "prefetch=2048"}) knobs.push_back(x);  // 4096+ measured slower
         for (const std::string& x : knobs) {
           const double us = measure(false, ScaledMmBackend::kCutlass, k + ":" + x);
           if (us > 0) rows.push_back({s, fast, false, k + ":" + x, us});
