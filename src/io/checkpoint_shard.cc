@@ -1,8 +1,11 @@
 // Splitting an FP8 checkpoint into tensor-parallel per-rank checkpoints (shard_weight does the math).
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "w8a8/checkpoint.h"
 #include "w8a8/error.h"
@@ -74,6 +77,15 @@ ShardCheckpointReport shard_checkpoint(const ShardCheckpointOptions& o) {
       if (s.file.contains(name)) return s.file.tensor(name);
     return std::nullopt;
   };
+  auto scale_name_of = [&](const std::string& module) {
+    return find(module + ".weight_scale") ? module + ".weight_scale" : module + ".weight_scale_inv";
+  };
+  // One rank's share of a split module: weight, scale and bias (a row-parallel bias on rank 0 only).
+  auto shard_module = [&](const std::string& module, int rank) {
+    const std::optional<TensorView> weight = find(module + ".weight"), scale = find(scale_name_of(module));
+    W8A8_CHECK(scale.has_value(), "input: FP8 weight ", module, ".weight has no ", module, ".weight_scale(_inv)");
+    return shard_weight(kinds[module], *weight, *scale, find(module + ".bias"), o.world, rank);
+  };
 
   fs::create_directories(out, ec);
   W8A8_CHECK_KIND(ErrorKind::kRuntime, !ec, "output: cannot create '", o.output, "': ", ec.message());
@@ -81,8 +93,11 @@ ShardCheckpointReport shard_checkpoint(const ShardCheckpointOptions& o) {
     const fs::path dir = out / ("rank-" + std::to_string(rank));
     fs::create_directories(dir, ec);
     W8A8_CHECK_KIND(ErrorKind::kRuntime, !ec, "output: cannot create '", dir.string(), "': ", ec.message());
+    nlohmann::ordered_json weight_map = nlohmann::ordered_json::object();
+    size_t total_bytes = 0;
     for (const Source& s : sources) {
-      // This rank's tensors of this file: shards of split modules, copies of everything else.
+      // This rank's tensors of this file: shards of split modules, copies of everything else. A module's
+      // scale and bias stay in the file that held them (the input's index says where each tensor is).
       std::map<std::string, Tensor> shards;
       std::map<std::string, TensorView> whole;
       for (const SafetensorsEntry& e : s.file.entries()) {
@@ -92,16 +107,16 @@ ShardCheckpointReport shard_checkpoint(const ShardCheckpointOptions& o) {
           whole.emplace(e.name, s.file.tensor(e.name));
           continue;
         }
-        if (suffix != ".weight") continue;  // scales and bias travel with their weight below
-        const std::string scale_name = find(*module + ".weight_scale") ? *module + ".weight_scale"
-                                                                      : *module + ".weight_scale_inv";
-        const std::optional<TensorView> scale = find(scale_name);
-        W8A8_CHECK(scale.has_value(), "input: FP8 weight ", e.name, " has no ", *module, ".weight_scale(_inv)");
-        const std::optional<TensorView> bias = find(*module + ".bias");
-        WeightShard w = shard_weight(kinds[*module], s.file.tensor(e.name), *scale, bias, o.world, rank);
-        shards.emplace(e.name, std::move(w.weight));
-        shards.emplace(scale_name, std::move(w.weight_scale));
-        if (w.bias) shards.emplace(*module + ".bias", std::move(*w.bias));
+        if (suffix != ".weight" && s.file.contains(*module + ".weight")) continue;  // written with the weight
+        WeightShard w = shard_module(*module, rank);
+        auto keep = [&](const std::string& name, Tensor t) {
+          if (s.file.contains(name)) shards.emplace(name, std::move(t));
+        };
+        if (suffix == ".weight" || suffix == ".weight_scale" || suffix == ".weight_scale_inv") {
+          keep(*module + ".weight", std::move(w.weight));
+          keep(scale_name_of(*module), std::move(w.weight_scale));
+        }
+        if (w.bias) keep(*module + ".bias", std::move(*w.bias));
       }
       std::vector<SafetensorsSpec> specs;
       for (const auto& [name, t] : shards) specs.push_back({name, t.dtype(), t.sizes()});
@@ -112,9 +127,23 @@ ShardCheckpointReport shard_checkpoint(const ShardCheckpointOptions& o) {
       for (const auto& [name, t] : shards) writer.write(name, t);
       for (const auto& [name, t] : whole) writer.write(name, t);
       writer.commit();
+      for (const SafetensorsSpec& sp : specs) {
+        weight_map[sp.name] = s.name;
+        int64_t n = 1;
+        for (int64_t d : sp.shape) n *= d;
+        total_bytes += size_t(n) * dtype_size(sp.dtype);
+      }
       if (rank == 0) report.replicated_tensors += whole.size();
     }
     for (const fs::path& p : others) {
+      if (ends_with(p.filename().string(), ".safetensors.index.json")) {
+        // The rank's own index: its tensors (a row-parallel bias only on rank 0) and its byte count.
+        const nlohmann::ordered_json index = {{"metadata", {{"total_size", total_bytes}}}, {"weight_map", weight_map}};
+        std::ofstream f(dir / p.filename());
+        f << index.dump(2) << "\n";
+        W8A8_CHECK_KIND(ErrorKind::kRuntime, bool(f), "output: cannot write ", (dir / p.filename()).string());
+        continue;
+      }
       fs::copy_file(p, dir / p.filename(), fs::copy_options::overwrite_existing, ec);
       W8A8_CHECK_KIND(ErrorKind::kRuntime, !ec, "output: cannot copy ", p.string(), ": ", ec.message());
     }

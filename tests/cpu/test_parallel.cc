@@ -278,6 +278,58 @@ TEST(ShardCheckpoint, SplitsModulesAndReplicatesTheRest) {
   fs::remove_all(root);
 }
 
+// A sharded input whose scales and bias live in another file than their weights (the index says where): each
+// rank keeps that layout, and gets an index of its own that SafetensorsCheckpoint opens (the row-parallel bias
+// is on rank 0 only, so a copied index would name a tensor rank 1 lacks).
+TEST(ShardCheckpoint, ScalesAndBiasStayInTheirFileAndEachRankHasItsIndex) {
+  namespace fs = std::filesystem;
+  std::mt19937 g(6);
+  const fs::path root = fs::temp_directory_path() / ("w8a8-shard-index-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "in");
+  Tensor q = random_fp8(256, 128, g), o = random_fp8(128, 256, g);
+  Tensor q_scale = testref::random_scales({256, 1}, g), o_scale = testref::random_scales({1}, g);
+  Tensor o_bias = testref::random_bias(128, DType::kBFloat16, g);
+  save_safetensors((root / "in" / "model-00001-of-00002.safetensors").string(),
+                   {{"layers.0.self_attn.q_proj.weight", q}, {"layers.0.self_attn.o_proj.weight", o}});
+  save_safetensors((root / "in" / "model-00002-of-00002.safetensors").string(),
+                   {{"layers.0.self_attn.q_proj.weight_scale", q_scale},
+                    {"layers.0.self_attn.o_proj.weight_scale", o_scale},
+                    {"layers.0.self_attn.o_proj.bias", o_bias}});
+  std::ofstream(root / "in" / "model.safetensors.index.json")
+      << R"({"metadata": {}, "weight_map": {"layers.0.self_attn.q_proj.weight": "model-00001-of-00002.safetensors",
+      "layers.0.self_attn.o_proj.weight": "model-00001-of-00002.safetensors",
+      "layers.0.self_attn.q_proj.weight_scale": "model-00002-of-00002.safetensors",
+      "layers.0.self_attn.o_proj.weight_scale": "model-00002-of-00002.safetensors",
+      "layers.0.self_attn.o_proj.bias": "model-00002-of-00002.safetensors"}})";
+  ShardCheckpointOptions opt;
+  opt.input = (root / "in").string();
+  opt.output = (root / "out").string();
+  opt.world = 2;
+  shard_checkpoint(opt);
+  for (int rank = 0; rank < 2; ++rank) {
+    const fs::path dir = root / "out" / ("rank-" + std::to_string(rank));
+    const SafetensorsCheckpoint ck = SafetensorsCheckpoint::open(dir.string());
+    EXPECT_FALSE(ck.index_path().empty());
+    const auto file_of = [&](const std::string& name) {
+      return fs::path(ck.shards()[ck.shard_of(name)].path()).filename().string();
+    };
+    EXPECT_EQ(file_of("layers.0.self_attn.q_proj.weight"), "model-00001-of-00002.safetensors");
+    EXPECT_EQ(file_of("layers.0.self_attn.q_proj.weight_scale"), "model-00002-of-00002.safetensors");
+    EXPECT_EQ(file_of("layers.0.self_attn.o_proj.weight_scale"), "model-00002-of-00002.safetensors");
+    EXPECT_TRUE(same_bytes(ck.tensor("layers.0.self_attn.q_proj.weight"), q.narrow(0, rank * 128, 128)));
+    EXPECT_TRUE(same_bytes(ck.tensor("layers.0.self_attn.q_proj.weight_scale"), q_scale.narrow(0, rank * 128, 128)));
+    EXPECT_TRUE(same_bytes(ck.tensor("layers.0.self_attn.o_proj.weight"), o.narrow(1, rank * 128, 128)));
+    EXPECT_EQ(ck.contains("layers.0.self_attn.o_proj.bias"), rank == 0);
+    if (rank == 0) {
+      EXPECT_EQ(file_of("layers.0.self_attn.o_proj.bias"), "model-00002-of-00002.safetensors");
+      EXPECT_TRUE(same_bytes(ck.tensor("layers.0.self_attn.o_proj.bias"), o_bias));
+    }
+    EXPECT_EQ(ck.index_metadata().at("total_size"), std::to_string(ck.total_tensor_bytes()));
+  }
+  fs::remove_all(root);
+}
+
 TEST(TensorParallel, RejectsMismatchedUse) {
   auto group = make_local_group(1);
   EXPECT_THROW(TensorParallelFp8Linear(ParallelKind::kRow, *group[0], Fp8LinearOp(false, PER_TOKEN), true), Error);
