@@ -27,6 +27,7 @@ file(GLOB_RECURSE W8A8_CUDA_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/
 # w8a8's own Hopper GEMMs (CUTLASS 3.x headers from the pinned PyPI wheel, scripts/fetch-cutlass.sh).
 option(W8A8_CUTLASS "Build w8a8's Hopper CUTLASS kernels (src/scaled_mm/cutlass_sm90)" OFF)
 option(W8A8_CUTLASS_EXPLORE "Also build the candidate configurations (for w8a8-bench --tune)" OFF)
+set(W8A8_CUTLASS_EXPLORE_FILTER "" CACHE STRING "Build only the candidates whose name matches this regex (empty: all)")
 set(W8A8_CUTLASS_DIR "${PROJECT_SOURCE_DIR}/third_party/cutlass/include" CACHE PATH "CUTLASS/CuTe include folder")
 if(W8A8_CUTLASS)
   if(NOT EXISTS "${W8A8_CUTLASS_DIR}/cutlass/cutlass.h")
@@ -54,11 +55,14 @@ if(W8A8_CUTLASS)
       if(name IN_LIST config_names)
         message(FATAL_ERROR "configs.h: configuration ${name} is listed twice (a promoted candidate keeps its EXPLORE line?)")
       endif()
+      if(kind STREQUAL "EXPLORE" AND W8A8_CUTLASS_EXPLORE_FILTER AND NOT name MATCHES "${W8A8_CUTLASS_EXPLORE_FILTER}")
+        continue()
+      endif()
       list(APPEND config_names ${name})
       string(APPEND config_list "W8A8_SM90_CONFIG(${name}, ${macro})\n")
       # The weight-streaming (gemv) configurations need none of CUTLASS's GEMM headers.
       set(launcher launcher.cuh)
-      if(line MATCHES ", gemv(_fast)?, ")
+      if(line MATCHES ", gemv[a-z_]*, ")
         set(launcher gemv_kernel.cuh)
       endif()
       file(CONFIGURE OUTPUT ${instance_dir}/${name}.cu CONTENT

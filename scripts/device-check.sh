@@ -44,8 +44,11 @@ cutlass_flag=-DW8A8_CUTLASS=OFF
 [ -f third_party/cutlass/include/cutlass/cutlass.h ] && cutlass_flag=-DW8A8_CUTLASS=ON
 explore_flag=-DW8A8_CUTLASS_EXPLORE=OFF
 [ "$mode" = explore ] && explore_flag=-DW8A8_CUTLASS_EXPLORE=ON
+# TIME_EXPLORE=REGEX (time mode): also build the candidates whose names match, e.g. TIME_EXPLORE=gemv_pipe.
+[ "$mode" = time ] && [ -n "${TIME_EXPLORE:-}" ] && explore_flag="-DW8A8_CUTLASS_EXPLORE=ON"
+explore_filter="-DW8A8_CUTLASS_EXPLORE_FILTER=${TIME_EXPLORE:-}"
 step configure cmake -S . -B build/device -G Ninja -DCMAKE_BUILD_TYPE=Release -DW8A8_CUDA=ON -DW8A8_BUILD_CLI=OFF \
-  "$cutlass_flag" "$explore_flag"
+  "$cutlass_flag" "$explore_flag" "$explore_filter"
 step build cmake --build build/device -j "$(nproc)"
 # The Python package with the CUDA backends (same sources, its own build tree), then its tests with torch.
 if [ "$mode" = tests ] || [ "$mode" = pkg ]; then

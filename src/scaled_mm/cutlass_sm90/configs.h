@@ -20,9 +20,11 @@ namespace w8a8::smm::cutlass_sm90 {
 enum class Out { bf16, fp16, fp32 };
 // pingpong: two consumer warp groups on alternate tiles; coop: both on one tile (tile M >= 128).
 // gemv: not CUTLASS's GEMM but w8a8's weight-streaming kernel for few tokens (gemv_kernel.cuh): warp-level
-// FP8 mma.sync, tile M weight rows x tile N tokens per CTA, tile K / 256 warps splitting K.
+// FP8 mma.sync, tile M weight rows x tile N tokens per CTA, tile K / 256 warps splitting K. gemv_pipe: the same
+// with two register buffers (loads of the next step in flight during this one's MMAs) and f16 MMAs on
+// weights widened once per fragment; tile K / 128 warps.
 // *_fast: FP8 fast accumulation; the others promote to fp32 registers (torch's default accuracy).
-enum class Sched { pingpong_fast, pingpong, coop_fast, coop, gemv_fast, gemv };
+enum class Sched { pingpong_fast, pingpong, coop_fast, coop, gemv_fast, gemv, gemv_pipe_fast, gemv_pipe };
 enum class Tiles { persistent, streamk };  // streamk: stream-K / split-K, needs a workspace
 enum class Raster { heuristic, along_m, along_n };
 
@@ -73,9 +75,12 @@ struct ConfigInfo {
   // False when CUTLASS's can_implement refuses the call.
   bool (*run)(const Fp8GemmCall& call);
   bool fast_accum() const {
-    return sched == Sched::pingpong_fast || sched == Sched::coop_fast || sched == Sched::gemv_fast;
+    return sched == Sched::pingpong_fast || sched == Sched::coop_fast || sched == Sched::gemv_fast ||
+           sched == Sched::gemv_pipe_fast;
   }
-  bool gemv() const { return sched == Sched::gemv || sched == Sched::gemv_fast; }
+  bool gemv() const {
+    return sched == Sched::gemv || sched == Sched::gemv_fast || sched == Sched::gemv_pipe || sched == Sched::gemv_pipe_fast;
+  }
 };
 
 // ---- shipped configurations (chosen from the candidates by `w8a8-bench --tune explore` on the H100) ----
@@ -135,6 +140,14 @@ struct ConfigInfo {
 // 29.8 us for 32x16x1024 vs 26.3 cuBLASLt; the FP8 mma.sync runs as f16 HMMA after conversions on sm_90).
 #define W8A8_SM90_EXPLORE_bf16_32x16x1024_c1x1_gemv_swap bf16, 32, 16, 1024, 1, 1, gemv, true, persistent
 #define W8A8_SM90_EXPLORE_bf16_16x8x2048_c1x1_gemv_swap bf16, 16, 8, 2048, 1, 1, gemv, true, persistent
+// gemv_pipe: written 2026-11-25 after the device time was spent; not yet run on a GPU (first thing: the
+// explore build's GpuScaledMm.Cutlass* tests, then `device-check.sh time` with bench/time-specs.txt).
+#define W8A8_SM90_EXPLORE_bf16_16x8x512_c1x1_gemv_pipe_swap bf16, 16, 8, 512, 1, 1, gemv_pipe, true, persistent
+#define W8A8_SM90_EXPLORE_bf16_16x8x512_c1x1_gemv_pipe_fast_swap bf16, 16, 8, 512, 1, 1, gemv_pipe_fast, true, persistent
+#define W8A8_SM90_EXPLORE_bf16_16x16x512_c1x1_gemv_pipe_swap bf16, 16, 16, 512, 1, 1, gemv_pipe, true, persistent
+#define W8A8_SM90_EXPLORE_bf16_32x16x512_c1x1_gemv_pipe_swap bf16, 32, 16, 512, 1, 1, gemv_pipe, true, persistent
+#define W8A8_SM90_EXPLORE_bf16_32x32x512_c1x1_gemv_pipe_swap bf16, 32, 32, 512, 1, 1, gemv_pipe, true, persistent
+#define W8A8_SM90_EXPLORE_bf16_16x16x1024_c1x1_gemv_pipe_swap bf16, 16, 16, 1024, 1, 1, gemv_pipe, true, persistent
 #define W8A8_SM90_EXPLORE_bf16_64x16x128_c2x1_pingpong_fast_swap bf16, 64, 16, 128, 2, 1, pingpong_fast, true, persistent
 
 // Every configuration of this build, in configs.h order: lines W8A8_SM90_CONFIG(name, parameter macro)

@@ -17,6 +17,7 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <cute/arch/mma_sm80.hpp>
 #include <cute/arch/mma_sm89.hpp>
 
 #include "cuda/check.h"
@@ -24,9 +25,10 @@
 
 namespace w8a8::smm::cutlass_sm90::gemv {
 
-constexpr int kChunk = 64;   // K bytes one lane quad covers per row: 4 lanes x 16 bytes
-constexpr int kUnroll = 4;   // chunks a warp loads before it multiplies (loads in flight per lane)
-constexpr int kStepK = 256;  // K bytes per warp per step: kUnroll x kChunk
+constexpr int kChunk = 64;  // K bytes one lane quad covers per row: 4 lanes x 16 bytes
+// Chunks a warp loads before it multiplies: 4 in the plain schedule; 2 per buffer in the pipelined one (two
+// register buffers, the next step's loads in flight while the current one multiplies).
+template <bool kPipelined> constexpr int kUnrollOf = kPipelined ? 2 : 4;
 
 template <Out> struct Store;
 template <> struct Store<Out::bf16> {
@@ -62,6 +64,114 @@ __device__ __forceinline__ void mma(float (&d)[4], uint32_t a0, uint32_t a1, uin
   cute::SM89_16x8x32_F32E4M3E4M3F32_TN::fma(d[0], d[1], d[2], d[3], a0, a1, a2, a3, b0, b1, c[0], c[1], c[2], c[3]);
 }
 
+// The pipelined schedule widens FP8 to f16 itself (exact: every e4m3 value is an f16) and runs f16 MMAs, so a
+// weight fragment is converted once for all token tiles (sm_90 runs the FP8 mma.sync as conversions + f16 MMAs
+// per instruction anyway).
+__device__ __forceinline__ uint32_t widen2(uint32_t two_fp8) {
+  uint32_t h;
+  asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(h) : "h"(uint16_t(two_fp8)));
+  return h;
+}
+__device__ __forceinline__ void widen16(const uint4& v, uint32_t (&h)[8]) {
+  const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) h[2 * i] = widen2(w[i] & 0xFFFF), h[2 * i + 1] = widen2(w[i] >> 16);
+}
+// D = A (16 x 16 f16) * B (16 x 8 f16) + C: a0 a2 row g, a1 a3 row g + 8; b0 b1 token g.
+__device__ __forceinline__ void mma_f16(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                        uint32_t b0, uint32_t b1, const float (&c)[4]) {
+  cute::SM80_16x8x16_F32F16F16F32_TN::fma(d[0], d[1], d[2], d[3], a0, a1, a2, a3, b0, b1, c[0], c[1], c[2], c[3]);
+}
+
+// One warp step's operands: kU chunks of kRowTiles x 2 weight rows (g, g + 8) and kTokTiles token rows.
+template <int kU, int kRowTiles, int kTokTiles>
+struct Fragments {
+  uint4 w[kU][kRowTiles][2];
+  uint4 x[kU][kTokTiles];
+};
+
+// Loads the step at K offset k0 (lanes past K, rows past N and tokens past M read zeros, touching no memory).
+template <int kU, int kRowTiles, int kTokTiles>
+__device__ __forceinline__ void load_step(Fragments<kU, kRowTiles, kTokTiles>& f, int k0, int k_total, int t,
+                                          const uint8_t* const (&w)[kRowTiles][2], const bool (&w_ok)[kRowTiles][2],
+                                          const uint8_t* const (&x)[kTokTiles], const bool (&x_ok)[kTokTiles]) {
+#pragma unroll
+  for (int u = 0; u < kU; ++u) {
+    const int k = k0 + u * kChunk;
+    const bool k_ok = k + 16 * t < k_total;  // K is a multiple of 16: a lane's 16 bytes are all in or all out
+#pragma unroll
+    for (int r = 0; r < kRowTiles; ++r)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) f.w[u][r][h] = k_ok && w_ok[r][h] ? load_weight(w[r][h] + k) : uint4{};
+#pragma unroll
+    for (int j = 0; j < kTokTiles; ++j) f.x[u][j] = k_ok && x_ok[j] ? load_token(x[j] + k) : uint4{};
+  }
+}
+
+// Multiplies a loaded step into the accumulators. kFast: accumulate in the MMA's accumulator over all of K;
+// otherwise each 64-deep chunk starts from zero and is added to fp32 registers.
+template <bool kFast, int kU, int kRowTiles, int kTokTiles>
+__device__ __forceinline__ void fp8_mma_step(const Fragments<kU, kRowTiles, kTokTiles>& f,
+                                             float (&acc)[kRowTiles][kTokTiles][4]) {
+  const float zero[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+  for (int u = 0; u < kU; ++u)
+#pragma unroll
+    for (int r = 0; r < kRowTiles; ++r)
+#pragma unroll
+      for (int j = 0; j < kTokTiles; ++j) {
+        const uint4 lo = f.w[u][r][0], hi = f.w[u][r][1], xv = f.x[u][j];
+        // Bytes 0-7 of each lane's 16 are one 32-deep MMA, bytes 8-15 the next.
+        if constexpr (kFast) {
+          mma(acc[r][j], lo.x, hi.x, lo.y, hi.y, xv.x, xv.y, acc[r][j]);
+          mma(acc[r][j], lo.z, hi.z, lo.w, hi.w, xv.z, xv.w, acc[r][j]);
+        } else {
+          float s[4];
+          mma(s, lo.x, hi.x, lo.y, hi.y, xv.x, xv.y, zero);
+          mma(s, lo.z, hi.z, lo.w, hi.w, xv.z, xv.w, s);
+#pragma unroll
+          for (int i = 0; i < 4; ++i) acc[r][j][i] += s[i];
+        }
+      }
+}
+
+// The same product through f16: a lane's 16 bytes widen to 8 f16 pairs, four 16-deep MMAs, pairs 2q and 2q + 1
+// of weight and token in the same positions (the K order stays the same for both operands).
+template <bool kFast, int kU, int kRowTiles, int kTokTiles>
+__device__ __forceinline__ void f16_mma_step(const Fragments<kU, kRowTiles, kTokTiles>& f,
+                                             float (&acc)[kRowTiles][kTokTiles][4]) {
+  const float zero[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+  for (int u = 0; u < kU; ++u) {
+    uint32_t xh[kTokTiles][8];
+#pragma unroll
+    for (int j = 0; j < kTokTiles; ++j) widen16(f.x[u][j], xh[j]);
+#pragma unroll
+    for (int r = 0; r < kRowTiles; ++r) {
+      uint32_t lo[8], hi[8];
+      widen16(f.w[u][r][0], lo);
+      widen16(f.w[u][r][1], hi);
+#pragma unroll
+      for (int j = 0; j < kTokTiles; ++j) {
+        if constexpr (kFast) {
+#pragma unroll
+          for (int q = 0; q < 4; ++q)
+            mma_f16(acc[r][j], lo[2 * q], hi[2 * q], lo[2 * q + 1], hi[2 * q + 1], xh[j][2 * q], xh[j][2 * q + 1],
+                    acc[r][j]);
+        } else {
+          float s[4];
+          mma_f16(s, lo[0], hi[0], lo[1], hi[1], xh[j][0], xh[j][1], zero);
+#pragma unroll
+          for (int q = 1; q < 4; ++q)
+            mma_f16(s, lo[2 * q], hi[2 * q], lo[2 * q + 1], hi[2 * q + 1], xh[j][2 * q], xh[j][2 * q + 1], s);
+#pragma unroll
+          for (int i = 0; i < 4; ++i) acc[r][j][i] += s[i];
+        }
+      }
+    }
+  }
+}
+
 struct Params {
   int m, n, k;
   const uint8_t* a;  // tokens [M, K]
@@ -78,12 +188,14 @@ struct Params {
   int prefetch;  // bytes of each weight row to prefetch into L2 before waiting on the previous kernel
 };
 
-// One CTA: kRows weight rows x kTokens tokens, kWarps warps splitting K in 256-byte steps.
+// One CTA: kRows weight rows x kTokens tokens, kWarps warps splitting K in steps of kU 64-byte chunks.
 // kFast: accumulate in the MMA's accumulator over all of K (FP8 fast accumulation); otherwise every
-// 64-deep step starts from zero and is added to fp32 registers (promotion, twice as often as CUTLASS's).
-template <Out kOut, int kRows, int kTokens, int kWarps, bool kFast>
+// 64-deep chunk starts from zero and is added to fp32 registers (promotion, twice as often as CUTLASS's).
+// kPipelined: two register buffers (the next step's loads in flight while this one multiplies) and f16 MMAs.
+template <Out kOut, int kRows, int kTokens, int kWarps, bool kFast, bool kPipelined>
 __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
   constexpr int kRowTiles = kRows / 16, kTokTiles = kTokens / 8;
+  constexpr int kU = kUnrollOf<kPipelined>, kStepK = kU * kChunk;
   __shared__ float partial[kWarps][kTokens][kRows];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
@@ -122,40 +234,24 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
       x[j] = p.a + (x_ok[j] ? int64_t(m) * p.lda : 0) + 16 * t;
     }
     float acc[kRowTiles][kTokTiles][4] = {};
-    const float zero[4] = {0.f, 0.f, 0.f, 0.f};
-
-    for (int k0 = warp * kStepK; k0 < p.k; k0 += kWarps * kStepK) {
-      uint4 wa[kUnroll][kRowTiles][2], xb[kUnroll][kTokTiles];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int k = k0 + u * kChunk;
-        const bool k_ok = k + 16 * t < p.k;  // K is a multiple of 16: a lane's 16 bytes are all in or all out
-#pragma unroll
-        for (int r = 0; r < kRowTiles; ++r)
-#pragma unroll
-          for (int h = 0; h < 2; ++h) wa[u][r][h] = k_ok && w_ok[r][h] ? load_weight(w[r][h] + k) : uint4{};
-#pragma unroll
-        for (int j = 0; j < kTokTiles; ++j) xb[u][j] = k_ok && x_ok[j] ? load_token(x[j] + k) : uint4{};
+    const int stride = kWarps * kStepK;
+    if constexpr (!kPipelined) {
+      for (int k0 = warp * kStepK; k0 < p.k; k0 += stride) {
+        Fragments<kU, kRowTiles, kTokTiles> f;
+        load_step(f, k0, p.k, t, w, w_ok, x, x_ok);
+        fp8_mma_step<kFast>(f, acc);
       }
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u)
-#pragma unroll
-        for (int r = 0; r < kRowTiles; ++r)
-#pragma unroll
-          for (int j = 0; j < kTokTiles; ++j) {
-            const uint4 lo = wa[u][r][0], hi = wa[u][r][1], xv = xb[u][j];
-            // Bytes 0-7 of each lane's 16 are one 32-deep MMA, bytes 8-15 the next.
-            if constexpr (kFast) {
-              mma(acc[r][j], lo.x, hi.x, lo.y, hi.y, xv.x, xv.y, acc[r][j]);
-              mma(acc[r][j], lo.z, hi.z, lo.w, hi.w, xv.z, xv.w, acc[r][j]);
-            } else {
-              float s[4];
-              mma(s, lo.x, hi.x, lo.y, hi.y, xv.x, xv.y, zero);
-              mma(s, lo.z, hi.z, lo.w, hi.w, xv.z, xv.w, s);
-#pragma unroll
-              for (int i = 0; i < 4; ++i) acc[r][j][i] += s[i];
-            }
-          }
+    } else {
+      // Two buffers, unrolled by two so both stay in registers; steps past K load and add zeros.
+      Fragments<kU, kRowTiles, kTokTiles> f0, f1;
+      int k0 = warp * kStepK;
+      load_step(f0, k0, p.k, t, w, w_ok, x, x_ok);
+      for (; k0 < p.k; k0 += 2 * stride) {
+        load_step(f1, k0 + stride, p.k, t, w, w_ok, x, x_ok);
+        f16_mma_step<kFast>(f0, acc);
+        load_step(f0, k0 + 2 * stride, p.k, t, w, w_ok, x, x_ok);
+        f16_mma_step<kFast>(f1, acc);
+      }
     }
     // The next kernel may launch now; it waits for this grid's completion before reading our output.
     if (tb + gridDim.y >= token_blocks) asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
@@ -183,11 +279,12 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
 }
 
 // Launch one configuration: tile M = weight rows per CTA, tile N = tokens per CTA, tile K = K per CTA step
-// (kWarps = tile K / 256 warps). Every M runs (token blocks loop when the grid's y is exhausted); K and N
-// multiples of 16 and 16-byte aligned operands (the backend checks).
-template <Out kOut, int kTileM, int kTileN, int kTileK, bool kFast>
+// (kWarps = tile K / (64 x chunks per step) warps). Every M runs (token blocks loop when the grid's y is
+// exhausted); K and N multiples of 16 and 16-byte aligned operands (the backend checks).
+template <Out kOut, int kTileM, int kTileN, int kTileK, bool kFast, bool kPipelined>
 bool launch(const Fp8GemmCall& c) {
-  static_assert(kTileM % 16 == 0 && kTileN % 8 == 0 && kTileK % kStepK == 0, "gemv tile: M % 16, N % 8, K % 256");
+  constexpr int kStepK = kUnrollOf<kPipelined> * kChunk;
+  static_assert(kTileM % 16 == 0 && kTileN % 8 == 0 && kTileK % kStepK == 0, "gemv tile: M % 16, N % 8, K % step");
   constexpr int kWarps = kTileK / kStepK;
   if (c.k % 16 != 0 || c.n % 16 != 0) return false;
   const Params p{c.m, c.n, c.k, static_cast<const uint8_t*>(c.a), c.lda, static_cast<const uint8_t*>(c.b), c.ldb,
@@ -202,18 +299,22 @@ bool launch(const Fp8GemmCall& c) {
   pdl.val.programmaticStreamSerializationAllowed = c.knobs.pdl ? 1 : 0;
   config.attrs = &pdl;
   config.numAttrs = 1;
-  W8A8_CUDA_CHECK(cudaLaunchKernelEx(&config, gemv_kernel<kOut, kTileM, kTileN, kWarps, kFast>, p));
+  W8A8_CUDA_CHECK(cudaLaunchKernelEx(&config, gemv_kernel<kOut, kTileM, kTileN, kWarps, kFast, kPipelined>, p));
   return true;
 }
 
 }  // namespace w8a8::smm::cutlass_sm90::gemv
 
-// W8A8_SM90_DEFINE(name, W8A8_SM90_CFG_name) for the gemv configurations (schedule gemv or gemv_fast).
+// W8A8_SM90_DEFINE(name, W8A8_SM90_CFG_name) for the gemv configurations (schedules gemv*, configs.h).
 #define W8A8_SM90_DEFINE(name, params) W8A8_SM90_DEFINE_(name, params)
 #define W8A8_SM90_DEFINE_(name, ...) W8A8_SM90_DEFINE_IMPL(name, __VA_ARGS__)
 #define W8A8_SM90_DEFINE_IMPL(name, out, tm, tn, tk, cm, cn, sched, swap, tiles)                                \
   namespace w8a8::smm::cutlass_sm90 {                                                                           \
   static_assert(cm == 1 && cn == 1 && swap && Tiles::tiles == Tiles::persistent,                                \
                 "gemv configurations: cluster 1x1, swap-AB orientation, no tile scheduler");                    \
-  bool run_##name(const Fp8GemmCall& call) { return gemv::launch<Out::out, tm, tn, tk, Sched::sched == Sched::gemv_fast>(call); } \
+  bool run_##name(const Fp8GemmCall& call) {                                                                   \
+    constexpr Sched s = Sched::sched;                                                                           \
+    return gemv::launch<Out::out, tm, tn, tk, s == Sched::gemv_fast || s == Sched::gemv_pipe_fast,              \
+                        s == Sched::gemv_pipe || s == Sched::gemv_pipe_fast>(call);                             \
+  }                                                                                                             \
   }
