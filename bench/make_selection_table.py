@@ -14,6 +14,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS_H = ROOT / "src/scaled_mm/cutlass_sm90/configs.h"
+PROMOTED_BOUND = 3e-4  # the spec's norm-relative bound for promoted accumulation, fp32 output
+ACCURACY_LINE = re.compile(r"^\[accuracy\] K=\d+\s+fp32\s+promoted\s+cutlass\s+\S*:promote=(\d+)\s.*\brel ([0-9.eE+-]+),")
+
+
+def max_promote_from(log_text):
+    """The longest promotion interval whose every printed fp32 error (GpuScaledMm.CutlassAccumulationAccuracyLongK's
+    "[accuracy]" lines) is within the promoted bound; 4 (one k-tile, the test's asserted interval) at least."""
+    worst = {}
+    for line in log_text.splitlines():
+        m = ACCURACY_LINE.match(line.strip())
+        if m:
+            p = int(m.group(1))
+            worst[p] = max(worst.get(p, 0.0), float(m.group(2)))
+    ok = [p for p, rel in worst.items() if rel <= PROMOTED_BOUND]
+    longest = 4
+    for p in sorted(worst):  # an interval counts only if every shorter measured one passed too
+        if p not in ok:
+            break
+        longest = max(longest, p)
+    return longest
 
 
 def knobs_of(kernel):
@@ -33,10 +53,15 @@ def main():
     p.add_argument("tune_json")
     p.add_argument("--out", default=str(ROOT / "src/scaled_mm/cutlass_sm90/selection_table.inc"))
     p.add_argument("--max-promote", type=int, default=4)
+    p.add_argument("--accuracy", help="the cutlass tests' log: --max-promote becomes the longest interval whose printed "
+                   "fp32 error meets the promoted bound")
     p.add_argument("--margin", type=float, default=0.01)
     p.add_argument("--fallback", help="an earlier tune JSON: its rows fill the (shape, accumulation, scales) groups "
                    "this run did not reach (a tune cut short by its time limit)")
     args = p.parse_args()
+    if args.accuracy:
+        args.max_promote = max_promote_from(Path(args.accuracy).read_text(errors="replace"))
+        print(f"max promotion interval with the spec's accuracy: {args.max_promote}", file=sys.stderr)
     shipped = set(re.findall(r"^#define W8A8_SM90_CFG_(\w+) ", CONFIGS_H.read_text(), re.M))
     data = json.loads(Path(args.tune_json).read_text())
     groups = {}

@@ -1,0 +1,79 @@
+"""bench/make_selection_table.py: the measured table the cutlass backend reads, from tune JSON and the accuracy log."""
+import importlib.util
+import json
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "bench" / "make_selection_table.py"
+spec = importlib.util.spec_from_file_location("make_selection_table", SCRIPT)
+table = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(table)
+
+# Lines as GpuScaledMm.CutlassAccumulationAccuracyLongK prints them (H100, 2026-11-25).
+ACCURACY = """
+[accuracy] K=4096  fp32 promoted cutlass   fp32_128x128x128_c2x1_coop:promote=4           rel 0.00023, worst element 0.14 of bound
+[accuracy] K=4096  fp32 promoted cutlass   fp32_128x128x128_c2x1_coop:promote=8           rel 0.000323, worst element 0.16 of bound
+[accuracy] K=4096  fp32 promoted cutlass   fp32_128x128x128_c2x1_coop:promote=16          rel 0.000458, worst element 0.22 of bound
+[accuracy] K=4096  bf16 promoted cutlass   bf16_128x128x128_c2x1_coop:promote=16          rel 0.00173, worst element 0.42 of bound
+[accuracy] K=16384 fp32 promoted cutlass   fp32_128x128x128_c2x1_coop:promote=8           rel 0.000326, worst element 0.18 of bound
+[accuracy] K=16384 fp32 fast     cutlass   fp32_128x256x128_c2x1_coop_fast                rel 0.00236, worst element 1.02 of bound
+"""
+
+
+def test_promotion_interval_follows_the_printed_fp32_error():
+    assert table.max_promote_from(ACCURACY) == 4  # 8 and 16 are over 3e-4
+    passing_8 = ACCURACY.replace("rel 0.000323", "rel 0.000290").replace("rel 0.000326", "rel 0.000299")
+    assert table.max_promote_from(passing_8) == 8
+    # 16 within the bound but 8 not: the longer interval does not count either.
+    odd = ACCURACY.replace("rel 0.000458", "rel 0.000250")
+    assert table.max_promote_from(odd) == 4
+    assert table.max_promote_from("") == 4  # nothing printed: the asserted interval
+    # bf16 output and fast accumulation lines are not the promoted fp32 bound.
+    assert table.max_promote_from(ACCURACY.replace("fp32 promoted", "bf16 promoted")) == 4
+
+
+def row(m, n, k, kernel, us, fast=False, vec=False):
+    return {"M": m, "N": n, "K": k, "fast": fast, "vec": vec, "kernel": kernel, "us": us}
+
+
+def generate(tmp_path, rows, *args, fallback_rows=None):
+    tune = tmp_path / "tune.json"
+    tune.write_text(json.dumps({"device": "test", "reps": 1, "tune": rows}))
+    cmd = [sys.executable, str(SCRIPT), str(tune), "--out", str(tmp_path / "table.inc"), *args]
+    if fallback_rows is not None:
+        (tmp_path / "old.json").write_text(json.dumps({"device": "test", "reps": 1, "tune": fallback_rows}))
+        cmd += ["--fallback", str(tmp_path / "old.json")]
+    (tmp_path / "acc.log").write_text(ACCURACY)
+    subprocess.run(cmd, check=True, capture_output=True)
+    return [l for l in (tmp_path / "table.inc").read_text().splitlines() if l.startswith("W8A8_SM90_PICK")]
+
+
+def test_table_rows_take_the_fastest_allowed_kernel_with_its_knobs(tmp_path):
+    rows = [row(1, 8192, 8192, "cublaslt", 25.5),
+            row(1, 8192, 8192, "bf16_16x8x1024_c1x1_gemv_swap:prefetch=2048", 23.8),
+            row(1, 8192, 8192, "bf16_16x8x1024_c1x1_gemv_swap:pdl=0", 20.0),  # never without PDL
+            row(1, 8192, 8192, "not_a_shipped_config", 10.0),  # not in configs.h
+            row(8192, 8192, 8192, "cublaslt", 900.0),
+            row(8192, 8192, 8192, "bf16_128x128x128_c2x1_coop:promote=16", 850.0),  # over the accuracy bound
+            row(8192, 8192, 8192, "bf16_128x128x128_c2x1_coop", 895.0),  # < 1 % faster: cuBLASLt stays
+            row(4096, 8192, 8192, "cublaslt", 500.0),
+            row(4096, 8192, 8192, "bf16_128x128x128_c2x1_coop:swizzle=8,raster=m", 450.0)]
+    picks = generate(tmp_path, rows, "--accuracy", str(tmp_path / "acc.log"))
+    assert picks[0].startswith('W8A8_SM90_PICK(false, false, 1, 8192, 8192, "bf16_16x8x1024_c1x1_gemv_swap", '
+                               '1, heuristic, 1, 4, true, 2048)')
+    assert picks[1].startswith('W8A8_SM90_PICK(false, false, 4096, 8192, 8192, "bf16_128x128x128_c2x1_coop", '
+                               '8, along_m, 1, 4, true, 0)')
+    assert picks[2].startswith('W8A8_SM90_PICK(false, false, 8192, 8192, 8192, "cublaslt", 1, heuristic, 1, 4, true, 0)')
+    assert len(picks) == 3
+
+
+def test_groups_a_cut_short_run_missed_come_from_the_fallback(tmp_path):
+    new = [row(1, 4096, 4096, "cublaslt", 9.0), row(1, 4096, 4096, "bf16_16x8x1024_c1x1_gemv_swap", 8.5)]
+    old = [row(1, 4096, 4096, "cublaslt", 1.0),  # measured again: the new run wins
+           row(1, 4096, 4096, "cublaslt", 9.0, fast=True), row(1, 4096, 4096, "bf16_16x8x1024_c1x1_gemv_fast_swap", 8.0, fast=True)]
+    picks = generate(tmp_path, new, fallback_rows=old)
+    assert len(picks) == 2
+    assert '"bf16_16x8x1024_c1x1_gemv_swap"' in picks[0] and "earlier run" not in picks[0]
+    assert '"bf16_16x8x1024_c1x1_gemv_fast_swap"' in picks[1] and picks[1].endswith("; earlier run")
