@@ -222,7 +222,7 @@ TEST(GpuScaledMm, CutlassEveryConfiguration) {
     const bool sk = k.find("_sk") != std::string::npos;
     const bool gemv = k.find("_gemv") != std::string::npos;
     const std::string knobs = sk ? ":splits=2,pdl=0"
-                              : gemv ? ":pdl=0"
+                              : gemv ? ":pdl=0,prefetch=2048"  // prefetch clamped to K = 256
                               : acc == Accumulation::kPromoted ? ":swizzle=4,raster=n,promote=4,pdl=0"
                                                                : ":swizzle=4,raster=n,pdl=0";
     check(o, out, ScaledMmBackend::kCutlass, acc, "cutlass knobs", k + knobs);
