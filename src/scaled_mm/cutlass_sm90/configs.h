@@ -112,8 +112,8 @@ struct ConfigInfo {
 #define W8A8_SM90_CFG_fp32_128x128x128_c2x1_coop fp32, 128, 128, 128, 2, 1, coop, false, persistent
 #define W8A8_SM90_CFG_fp32_64x16x128_c1x1_pingpong_swap fp32, 64, 16, 128, 1, 1, pingpong, true, persistent
 // Few tokens (M <= 8 per CTA): w8a8's weight-streaming kernel (gemv_kernel.cuh), 16 weight rows x 8 tokens per
-// CTA, 4 warps splitting K; measured at M = 1 (2026-11-25, H100): 8192^2 25.2 us vs 26.0-26.4 cuBLASLt,
-// 57344x8192 158 vs 176, 28672x4096 41.2 vs 44.7.
+// CTA, 4 warps splitting K; measured at M = 1 (2026-11-25, H100): 8192^2 25.2 us vs 26.0-26.4 cuBLASLt (23.8 with
+// the table's L2 prefetch), 57344x8192 158 vs 176, 28672x4096 41.2 vs 44.7.
 #define W8A8_SM90_CFG_bf16_16x8x1024_c1x1_gemv_swap bf16, 16, 8, 1024, 1, 1, gemv, true, persistent
 #define W8A8_SM90_CFG_bf16_16x8x1024_c1x1_gemv_fast_swap bf16, 16, 8, 1024, 1, 1, gemv_fast, true, persistent
 #define W8A8_SM90_CFG_fp16_16x8x1024_c1x1_gemv_swap fp16, 16, 8, 1024, 1, 1, gemv, true, persistent
