@@ -2,8 +2,8 @@
 // reads every weight byte once, so it is bound by memory bandwidth, and the TMA/WGMMA machinery of the
 // CUTLASS kernels (64-row WGMMA, cluster, persistent tiles) buys nothing while its tile count cannot keep
 // 132 SMs' loads in flight. Here many small CTAs stream the weight straight from global memory into the
-// registers of warp-level FP8 tensor-core instructions (mma.sync m16n8k32 e4m3, CuTe's SM89 atom),
-// the CTA's warps split K and add their partial sums through shared memory, and the epilogue is the
+// registers of warp-level FP8 tensor-core instructions (mma.sync m16n8k32 e4m3, CuTe's SM89 atom; sm_90 runs
+// it as FP8 -> f16 conversions and f16 MMAs: exact products, fp32 sums), the CTA's warps split K and add their partial sums through shared memory, and the epilogue is the
 // CUTLASS kernels': out = scale_a * (acc * scale_b) + bias.
 //
 // Orientation (swap-AB): the weight's rows are the MMA's M (16 per fragment), tokens its N (8 per fragment).
@@ -172,6 +172,7 @@ __device__ __forceinline__ void f16_mma_step(const Fragments<kU, kRowTiles, kTok
   }
 }
 
+// The kernel's arguments: Fp8GemmCall's operands as the kernel reads them (bytes) and the prefetch knob.
 struct Params {
   int m, n, k;
   const uint8_t* a;  // tokens [M, K]
