@@ -228,18 +228,31 @@ TEST(TensorParallel, RowParallelSumsPartialsToTheSingleDeviceResult) {
   }
 }
 
-// w8a8 shard: column modules split rows (with per-channel scales), row modules split columns (bias on rank 0),
-// everything else replicated; other files copied; the input scale shared.
-TEST(ShardCheckpoint, SplitsModulesAndReplicatesTheRest) {
-  namespace fs = std::filesystem;
-  std::mt19937 g(5);
-  const fs::path root = fs::temp_directory_path() / ("w8a8-shard-test-" + std::to_string(::getpid()));
-  fs::remove_all(root);
-  fs::create_directories(root / "in");
+namespace fs = std::filesystem;
+
+// A fresh input folder (removed after the test) and the tensors of two modules to split: q_proj (column-parallel,
+// per-channel scales) and o_proj (row-parallel, per-tensor scale and a bias).
+class ShardCheckpoint : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root = fs::temp_directory_path() /
+           ("w8a8-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" +
+            std::to_string(::getpid()));
+    fs::remove_all(root);
+    fs::create_directories(root / "in");
+  }
+  void TearDown() override { fs::remove_all(root); }
+  fs::path root;
+  std::mt19937 g{5};
   Tensor q = random_fp8(256, 128, g), o = random_fp8(128, 256, g);
   Tensor q_scale = testref::random_scales({256, 1}, g), o_scale = testref::random_scales({1}, g);
-  Tensor o_bias = testref::random_bias(128, DType::kBFloat16, g), norm = testref::random_bias(128, DType::kBFloat16, g);
-  Tensor in_scale = testref::random_scales({1}, g);
+  Tensor o_bias = testref::random_bias(128, DType::kBFloat16, g);
+};
+
+// w8a8 shard: column modules split rows (with per-channel scales), row modules split columns (bias on rank 0),
+// everything else replicated; other files copied; the input scale shared.
+TEST_F(ShardCheckpoint, SplitsModulesAndReplicatesTheRest) {
+  Tensor norm = testref::random_bias(128, DType::kBFloat16, g), in_scale = testref::random_scales({1}, g);
   const std::vector<std::pair<std::string, Tensor*>> tensors = {
       {"layers.0.self_attn.q_proj.weight", &q},     {"layers.0.self_attn.q_proj.weight_scale", &q_scale},
       {"layers.0.self_attn.q_proj.input_scale", &in_scale}, {"layers.0.self_attn.o_proj.weight", &o},
@@ -275,21 +288,12 @@ TEST(ShardCheckpoint, SplitsModulesAndReplicatesTheRest) {
   }
   // An existing output folder is refused.
   EXPECT_THROW(shard_checkpoint(opt), Error);
-  fs::remove_all(root);
 }
 
 // A sharded input whose scales and bias live in another file than their weights (the index says where): each
 // rank keeps that layout, and gets an index of its own that SafetensorsCheckpoint opens (the row-parallel bias
 // is on rank 0 only, so a copied index would name a tensor rank 1 lacks).
-TEST(ShardCheckpoint, ScalesAndBiasStayInTheirFileAndEachRankHasItsIndex) {
-  namespace fs = std::filesystem;
-  std::mt19937 g(6);
-  const fs::path root = fs::temp_directory_path() / ("w8a8-shard-index-" + std::to_string(::getpid()));
-  fs::remove_all(root);
-  fs::create_directories(root / "in");
-  Tensor q = random_fp8(256, 128, g), o = random_fp8(128, 256, g);
-  Tensor q_scale = testref::random_scales({256, 1}, g), o_scale = testref::random_scales({1}, g);
-  Tensor o_bias = testref::random_bias(128, DType::kBFloat16, g);
+TEST_F(ShardCheckpoint, ScalesAndBiasStayInTheirFileAndEachRankHasItsIndex) {
   save_safetensors((root / "in" / "model-00001-of-00002.safetensors").string(),
                    {{"layers.0.self_attn.q_proj.weight", q}, {"layers.0.self_attn.o_proj.weight", o}});
   save_safetensors((root / "in" / "model-00002-of-00002.safetensors").string(),
@@ -327,7 +331,6 @@ TEST(ShardCheckpoint, ScalesAndBiasStayInTheirFileAndEachRankHasItsIndex) {
     }
     EXPECT_EQ(ck.index_metadata().at("total_size"), std::to_string(ck.total_tensor_bytes()));
   }
-  fs::remove_all(root);
 }
 
 TEST(TensorParallel, RejectsMismatchedUse) {
