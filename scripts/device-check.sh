@@ -61,7 +61,7 @@ if [ "$mode" = time ]; then
   # ${TIME_SPECS:-bench/time-specs.txt} ("M,N,K promoted|fast per_tensor|rowwise SPEC..."), then torch's decode rows.
   step cutlass-tests build/device/tests/w8a8_gpu_tests --gtest_filter='GpuScaledMm.Cutlass*'
   # Matrix instructions of the weight-streaming kernels (FP8 mma.sync: native or converted to f16 HMMA?).
-  for o in $(find build/device -name '*gemv*.o' | head -2); do
+  for o in $(find build/device -name "*${TIME_EXPLORE:-gemv}*.o" | sort | head -3); do
     echo "$o"; cuobjdump --dump-sass "$o" | grep -oE "(HMMA|QMMA|F2FP|I2F|HADD2)[A-Z0-9_.]*" | sort | uniq -c
   done > "$OUT/gemv-sass.txt" 2>&1
   time_specs
