@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -29,6 +30,15 @@ void register_quantize(CLI::App& app, Runner& run);
 void register_inspect(CLI::App& app, Runner& run);
 void register_info(CLI::App& app, Runner& run);
 void register_shard(CLI::App& app, Runner& run);
+
+// When `cmd` is the subcommand parsed: its --json flag (args->json) becomes g_json, and `run` calls fn(*args).
+template <class Args, class Fn>
+void run_when_chosen(CLI::App* cmd, Runner& run, std::shared_ptr<Args> args, Fn fn) {
+  cmd->callback([&run, args, fn]() {
+    g_json = args->json;
+    run = [args, fn]() { return fn(*args); };
+  });
+}
 
 // ---- formatting ---------------------------------------------------------------------------------
 std::string human_bytes(uint64_t bytes);  // "90.9 MB"

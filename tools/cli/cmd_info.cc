@@ -182,10 +182,7 @@ void register_info(CLI::App& app, Runner& run) {
       "vLLM's capability queries with the reason for each answer, and which backend Fp8LinearOp\n"
       "would pick here and why.");
   cmd->add_flag("--json", args->json, "Print JSON on stdout");
-  cmd->callback([&run, args]() {
-    g_json = args->json;
-    run = [args]() { return run_info(*args); };
-  });
+  run_when_chosen(cmd, run, args, run_info);
 }
 
 }  // namespace w8a8::cli

@@ -124,10 +124,7 @@ void register_inspect(CLI::App& app, Runner& run) {
   cmd->add_option("path", args->path, "Model folder, .safetensors file or .safetensors.index.json")->required();
   cmd->add_flag("--json", args->json, "Print JSON on stdout");
   cmd->add_flag("-s,--summary", args->summary, "Omit the list of tensors");
-  cmd->callback([&run, args]() {
-    g_json = args->json;
-    run = [args]() { return run_inspect(*args); };
-  });
+  run_when_chosen(cmd, run, args, run_inspect);
 }
 
 }  // namespace w8a8::cli

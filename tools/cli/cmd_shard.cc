@@ -50,10 +50,7 @@ void register_shard(CLI::App& app, Runner& run) {
                   "Module name endings that are row-parallel (repeatable; default: o_proj down_proj "
                   "attention.output.dense output.dense)");
   cmd->add_flag("--json", args->json, "Print JSON on stdout");
-  cmd->callback([&run, args]() {
-    g_json = args->json;
-    run = [args]() { return run_shard(*args); };
-  });
+  run_when_chosen(cmd, run, args, run_shard);
 }
 
 }  // namespace w8a8::cli
