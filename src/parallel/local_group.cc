@@ -6,8 +6,8 @@
 #include <mutex>
 #include <vector>
 
+#include "common/elements.h"
 #include "w8a8/error.h"
-#include "w8a8/formats.h"
 #include "w8a8/parallel.h"
 
 namespace w8a8 {
@@ -35,21 +35,6 @@ struct GroupState {
   }
 };
 
-float load(const TensorView& t, int64_t i) {
-  switch (t.dtype()) {
-    case DType::kFloat32: return t.data_as<const float>()[i];
-    case DType::kBFloat16: return bf16_to_float(t.data_as<const uint16_t>()[i]);
-    default: return fp16_to_float(t.data_as<const uint16_t>()[i]);
-  }
-}
-void store(const TensorView& t, int64_t i, float v) {
-  switch (t.dtype()) {
-    case DType::kFloat32: t.data_as<float>()[i] = v; break;
-    case DType::kBFloat16: t.data_as<uint16_t>()[i] = float_to_bf16(v); break;
-    default: t.data_as<uint16_t>()[i] = float_to_fp16(v); break;
-  }
-}
-
 void check_buffer(const TensorView& t, const char* name) {
   W8A8_CHECK_TYPE(t.device().is_cpu(), name, ": the local group runs CPU tensors, got ", t.describe());
   W8A8_CHECK(t.is_contiguous(), name, ": expected a contiguous tensor, got ", t.describe());
@@ -73,10 +58,10 @@ class LocalCommunicator final : public Communicator {
       const TensorView& other = *g_->slots[size_t(r)];
       W8A8_CHECK(other.sizes() == buffer.sizes() && other.dtype() == buffer.dtype(),
                  "all_reduce_sum: ranks passed different buffers (", other.describe(), " vs ", buffer.describe(), ")");
-      for (int64_t i = 0; i < buffer.numel(); ++i) sum[size_t(i)] += load(other, i);
+      for (int64_t i = 0; i < buffer.numel(); ++i) sum[size_t(i)] += load_float(other, i);
     }
     g_->barrier();  // every rank has read every buffer
-    for (int64_t i = 0; i < buffer.numel(); ++i) store(buffer, i, sum[size_t(i)]);
+    for (int64_t i = 0; i < buffer.numel(); ++i) store_float(buffer, i, sum[size_t(i)]);
   }
 
   void all_gather(const TensorView& out, const TensorView& in, Stream) override {
