@@ -233,6 +233,14 @@ Tensor random_fp8_fast(Dims sizes, uint64_t seed) {
   return host.to(Device::cuda());
 }
 
+// The rotated weight copies of a shape (rotation_copies), seeds first_seed, first_seed + 1, ...
+std::vector<Tensor> rotated_fp8_weights(const Shape& s, uint64_t first_seed) {
+  std::vector<Tensor> weights;
+  const size_t copies = rotation_copies(s);
+  for (size_t i = 0; i < copies; ++i) weights.push_back(random_fp8_fast({s.N, s.K}, first_seed + i));
+  return weights;
+}
+
 // The harness's shapes first (a run cut short by its time limit still covers them), then more M buckets.
 std::vector<Shape> tune_shapes(const std::string& which) {
   std::vector<Shape> s = decode_shapes();
@@ -273,9 +281,8 @@ void tune(const std::string& which, int reps, const std::string& json_path) {
   uint64_t seed = 1;
   for (const Shape& s : tune_shapes(which)) {
     const bool large = s.M * s.N * s.K >= (int64_t(1) << 36);
-    const size_t copies = rotation_copies(s);
-    std::vector<Tensor> weights;
-    for (size_t i = 0; i < copies; ++i) weights.push_back(random_fp8_fast({s.N, s.K}, seed++));
+    const std::vector<Tensor> weights = rotated_fp8_weights(s, seed);
+    seed += weights.size();
     Tensor a = random_fp8_fast({s.M, s.K}, seed++);
     Tensor out = Tensor::empty({s.M, s.N}, DType::kBFloat16, Device::cuda());
     Tensor sa1 = random_device({1}, DType::kFloat32, gen, 0.5f, 1.0f);
@@ -383,9 +390,7 @@ void time_kernels(const std::string& shape, const std::string& acc_name, const s
     std::exit(2);
   }
   const bool fast = acc_name == "fast", vec = scales == "rowwise";
-  const size_t copies = rotation_copies(s);
-  std::vector<Tensor> weights;
-  for (size_t i = 0; i < copies; ++i) weights.push_back(random_fp8_fast({s.N, s.K}, 100 + i));
+  const std::vector<Tensor> weights = rotated_fp8_weights(s, 100);
   Tensor a = random_fp8_fast({s.M, s.K}, 99);
   Tensor out = Tensor::empty({s.M, s.N}, DType::kBFloat16, Device::cuda());
   std::mt19937 gen(3);
