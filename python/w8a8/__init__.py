@@ -239,19 +239,18 @@ def shard_weight(kind: str, weight, weight_scale, bias=None, *, world: int, rank
     """(weight, weight_scale, bias) of `rank` in a group of `world`: kind "column" splits N (per-channel scales and
     bias with it), "row" splits K (block scales with it; per-tensor / per-channel scales whole; bias on rank 0 only,
     else None). weight [N, K] FP8; weight_scale one element, [N] / [N, 1], or [ceil(N/128), ceil(K/128)]."""
-    w, s, b = _w8a8.shard_weight(str(kind), to_raw(weight, "weight"), to_raw(weight_scale, "weight_scale"),
-                                 to_raw(bias, "bias"), int(world), int(rank), framework_of(weight))
-    return from_raw(w), from_raw(s), (None if b is None else from_raw(b))
+    return tuple(map(from_raw, _w8a8.shard_weight(str(kind), to_raw(weight, "weight"),
+                                                  to_raw(weight_scale, "weight_scale"), to_raw(bias, "bias"),
+                                                  int(world), int(rank), framework_of(weight))))
 
 
 def shard_merged_column_parallel(weight, weight_scale, logical_widths: Sequence[int], bias=None, *, world: int,
                                  rank: int):
     """A merged q|k|v (gate|up) weight with one scale per part: every part split across ranks, the rank's parts
     requantized to their largest scale. Returns (weight, weight_scale [1], bias or None)."""
-    w, s, b = _w8a8.shard_merged_column_parallel(to_raw(weight, "weight"), to_raw(weight_scale, "weight_scale"),
-                                                 [int(v) for v in logical_widths], to_raw(bias, "bias"),
-                                                 int(world), int(rank), framework_of(weight))
-    return from_raw(w), from_raw(s), (None if b is None else from_raw(b))
+    return tuple(map(from_raw, _w8a8.shard_merged_column_parallel(
+        to_raw(weight, "weight"), to_raw(weight_scale, "weight_scale"), [int(v) for v in logical_widths],
+        to_raw(bias, "bias"), int(world), int(rank), framework_of(weight))))
 
 
 def shard_checkpoint(input: str, output: str, world: int, column=None, row=None) -> dict:
