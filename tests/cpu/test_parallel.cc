@@ -2,7 +2,6 @@
 // an in-process group of 1, 2 and 4 ranks (one thread each) against the single-device layer.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <exception>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "common/reference.h"
+#include "cpu/op_test_helpers.h"
 #include "w8a8/checkpoint.h"
 #include "w8a8/error.h"
 #include "w8a8/io.h"
@@ -30,28 +30,6 @@ Tensor random_fp8(int64_t n, int64_t k, std::mt19937& g) {
   Tensor w = Tensor::empty({n, k}, DType::kFloat8E4M3FN);
   testref::fill_random_fp8(w, g);
   return w;
-}
-
-Tensor random_activation(int64_t m, int64_t k, DType dtype, std::mt19937& g) {
-  Tensor x = Tensor::empty({m, k}, dtype);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    const float v = d(g);
-    if (dtype == DType::kBFloat16) x.data_as<uint16_t>()[i] = float_to_bf16(v);
-    else x.data_as<float>()[i] = v;
-  }
-  return x;
-}
-
-double rel_error(const TensorView& out, const TensorView& ref) {
-  double e = 0, r = 0;
-  for (int64_t i = 0; i < ref.size(0); ++i)
-    for (int64_t j = 0; j < ref.size(1); ++j) {
-      const double o = testref::at2(out, i, j), x = testref::at2(ref, i, j);
-      e += (o - x) * (o - x);
-      r += x * x;
-    }
-  return std::sqrt(e / r);
 }
 
 // Runs fn(rank, comm) on one thread per rank of a local group; rethrows the first failure.
@@ -173,7 +151,7 @@ TEST(TensorParallel, ColumnParallelMatchesSingleDeviceBitForBit) {
   const int64_t N = 256, K = 384;
   Layer L = make_layer(N, K, g);
   for (int64_t M : {1, 5, 64}) {
-    Tensor x = random_activation(M, K, DType::kBFloat16, g);
+    Tensor x = op_test::randn({M, K}, DType::kBFloat16, g());
     const Fp8LinearOp op(false, PER_TOKEN);
     Tensor full = op.apply(x, L.w.t(), L.scale, std::nullopt, std::nullopt, std::nullopt, TensorView(L.bias));
     for (int world : {1, 2, 4})
@@ -199,7 +177,7 @@ TEST(TensorParallel, RowParallelSumsPartialsToTheSingleDeviceResult) {
   Layer L = make_layer(N, K, g);
   Tensor bias32 = Tensor::empty({N}, DType::kFloat32);
   for (int64_t i = 0; i < N; ++i) bias32.data_as<float>()[i] = bf16_to_float(L.bias.data_as<uint16_t>()[i]);
-  Tensor x = random_activation(M, K, DType::kFloat32, g);
+  Tensor x = op_test::randn({M, K}, DType::kFloat32, g());
   Tensor input_scale = Tensor::empty({1}, DType::kFloat32);
   input_scale.data_as<float>()[0] = 0.01f;
   const Fp8LinearOp op(true, PER_TENSOR);
@@ -220,7 +198,9 @@ TEST(TensorParallel, RowParallelSumsPartialsToTheSingleDeviceResult) {
         layer.apply(out, xr, s.weight.t(), s.weight_scale, TensorView(input_scale),
                     s.bias ? std::optional<TensorView>(*s.bias) : std::nullopt);
         const double tol = out_dtype == DType::kFloat32 ? 1e-5 : 8e-3;
-        EXPECT_LE(rel_error(out, full), tol) << dtype_name(out_dtype) << " world=" << world << " rank=" << rank;
+        const std::vector<float> ref = op_test::values(full);
+        EXPECT_LE(op_test::rel_error(out, {ref.begin(), ref.end()}), tol)
+            << dtype_name(out_dtype) << " world=" << world << " rank=" << rank;
         if (world == 1) {
           EXPECT_TRUE(same_bytes(out, full));
         }

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "common/reference.h"
+#include "cpu/op_test_helpers.h"
 #include "gpu/gpu_test_util.h"
 #include "w8a8/parallel.h"
 
@@ -38,9 +39,7 @@ TEST(GpuParallel, NcclWorldOfOneMatchesTheSingleLayer) {
     testref::fill_random_fp8(w, g);
     Tensor scale = testref::random_scales({N, 1}, g);
     Tensor bias = testref::random_bias(N, DType::kBFloat16, g);
-    Tensor x = Tensor::empty({M, K}, DType::kBFloat16);
-    std::normal_distribution<float> d(0.0f, 1.0f);
-    for (int64_t i = 0; i < x.numel(); ++i) x.data_as<uint16_t>()[i] = float_to_bf16(d(g));
+    Tensor x = op_test::randn({M, K}, DType::kBFloat16, g());
     Tensor wg = to_gpu(w), sg = to_gpu(scale), bg = to_gpu(bias), xg = to_gpu(x);
     const Fp8LinearOp op(false, PER_TOKEN);
     Tensor ref = Tensor::empty({M, N}, DType::kBFloat16, Device::cuda());
