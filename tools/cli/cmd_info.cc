@@ -78,14 +78,16 @@ int run_info(const InfoArgs& a) {
   const std::vector<std::string> kernels = scaled_mm_kernels(ScaledMmBackend::kCutlass);
   if (p.is_cuda) {
     try {
-      const int64_t N = 8192, K = 8192;
+      const int64_t N = 8192, K = 8192, max_m = 8192;
       Tensor qb = Tensor::empty({N, K}, DType::kFloat8E4M3FN, Device::cuda());
       Tensor sb1 = Tensor::empty({1}, DType::kFloat32, Device::cuda());
       Tensor sbv = Tensor::empty({N, 1}, DType::kFloat32, Device::cuda());
-      for (int64_t M : {1, 16, 128, 1024, 8192}) {
-        Tensor qa = Tensor::empty({M, K}, DType::kFloat8E4M3FN, Device::cuda());
-        Tensor sav = Tensor::empty({M, 1}, DType::kFloat32, Device::cuda());
-        Tensor out = Tensor::empty({M, N}, DType::kBFloat16, Device::cuda());
+      // Allocated once at the largest M; each M's operands are its leading rows (same strides and alignment).
+      Tensor qa_max = Tensor::empty({max_m, K}, DType::kFloat8E4M3FN, Device::cuda());
+      Tensor sav_max = Tensor::empty({max_m, 1}, DType::kFloat32, Device::cuda());
+      Tensor out_max = Tensor::empty({max_m, N}, DType::kBFloat16, Device::cuda());
+      for (int64_t M : {int64_t(1), int64_t(16), int64_t(128), int64_t(1024), max_m}) {
+        const TensorView qa = qa_max.narrow(0, 0, M), sav = sav_max.narrow(0, 0, M), out = out_max.narrow(0, 0, M);
         for (bool rowwise : {false, true})
           for (Accumulation acc : {Accumulation::kPromoted, Accumulation::kFast}) {
             const BackendChoice c = choose_scaled_mm_backend(out, qa, qb.t(), rowwise ? sav : sb1, rowwise ? sbv : sb1,
