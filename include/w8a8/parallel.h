@@ -83,7 +83,8 @@ class TensorParallelFp8Linear {
   // input [..., K_local] for row-parallel (the rank's slice of the features), [..., K] for column-parallel;
   // weight [K_local, N_local] column-major (the shard's [N_local, K_local] weight seen transposed);
   // weight_scale and bias as WeightShard holds them; out [..., N_local] (column) or [..., N] (row, gathered
-  // column). Collective: every rank calls it.
+  // column). Collective: every rank calls it. On the GPU it allocates nothing after its first call (the gathered
+  // column path keeps its local and gathered blocks in the stream's scratch), so it can be captured in a CUDA graph.
   void apply(const TensorView& out, const TensorView& input, const TensorView& weight,
              const TensorView& weight_scale, const std::optional<TensorView>& input_scale = std::nullopt,
              const std::optional<TensorView>& bias = std::nullopt, Stream stream = nullptr) const;

@@ -11,8 +11,9 @@
 
 namespace w8a8::cuda {
 
-// Independent scratch buffers of one stream, so that a layer and the kernels it calls never share one.
-enum class ScratchSlot : int { kKernel = 0, kLayer = 1 };
+// Independent scratch buffers of one stream, so that a layer and the kernels it calls never share one (and a
+// tensor-parallel layer's gathered blocks never share the FP8 activation of the layer it runs).
+enum class ScratchSlot : int { kKernel = 0, kLayer = 1, kParallel = 2 };
 
 // At least `bytes` bytes, 256-byte aligned, whose contents are valid until the next stream_scratch call
 // on the same stream and slot (the memory itself stays allocated for the life of the process).

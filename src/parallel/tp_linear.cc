@@ -1,4 +1,7 @@
 // A rank's FP8 linear layer in a tensor-parallel group: the local Fp8LinearOp, then the collective.
+#ifdef W8A8_WITH_CUDA
+#include "cuda/scratch.h"
+#endif
 #include "w8a8/error.h"
 #include "w8a8/parallel.h"
 
@@ -47,14 +50,40 @@ void TensorParallelFp8Linear::apply(const TensorView& out, const TensorView& inp
   W8A8_CHECK(out2.size(1) == n_local * world, "out: expected [..., N] with N = world x N_local = ", world, " x ",
              n_local, ", got ", out.describe());
   const int64_t rows = out2.size(0);
+  // With one row (decode) or one rank the gathered [world, rows, N_local] blocks are out's own layout: gather
+  // straight into it. Otherwise they are gathered beside it and copied into their columns.
+  const bool gather_into_out = rows == 1 || world == 1;
   Dims local_sizes = out.sizes();
   local_sizes[out.dim() - 1] = n_local;
-  Tensor local = Tensor::empty(local_sizes, out.dtype(), out.device());
+  Tensor local, gathered;
+  bool in_scratch = false;
+#ifdef W8A8_WITH_CUDA
+  if (out.device().is_cuda()) {  // per-stream scratch: allocation-free after the first call, graph-capturable
+    const size_t block_bytes = size_t(rows * n_local) * dtype_size(out.dtype());
+    cuda::ScratchCarver carve;
+    carve.reserve(block_bytes);
+    if (!gather_into_out) carve.reserve(block_bytes * size_t(world));
+    carve.bind(cuda::stream_scratch(carve.total(), resolve_stream(stream), cuda::ScratchSlot::kParallel));
+    local = Tensor::borrow(TensorView(carve.take<uint8_t>(block_bytes), out.dtype(), local_sizes, out.device()));
+    if (!gather_into_out)
+      gathered = Tensor::borrow(TensorView(carve.take<uint8_t>(block_bytes * size_t(world)), out.dtype(),
+                                           {int64_t(world), rows, n_local}, out.device()));
+    in_scratch = true;
+  }
+#endif
+  if (!in_scratch) {
+    local = Tensor::empty(local_sizes, out.dtype(), out.device());
+    if (!gather_into_out) gathered = Tensor::empty({int64_t(world), rows, n_local}, out.dtype(), out.device());
+  }
   op_.apply(local, input, weight, weight_scale, input_scale, std::nullopt, bias, stream);
-  Tensor gathered = Tensor::empty({int64_t(world), rows, n_local}, out.dtype(), out.device());
+  if (gather_into_out) {
+    comm_->all_gather(out2, local, stream);
+    return;
+  }
   comm_->all_gather(gathered, local, stream);
+  const TensorView blocks = gathered.view({int64_t(world) * rows, n_local});
   for (int r = 0; r < world; ++r)
-    copy(out2.narrow(1, int64_t(r) * n_local, n_local), gathered.view({int64_t(world) * rows, n_local}).narrow(0, int64_t(r) * rows, rows), stream);
+    copy(out2.narrow(1, int64_t(r) * n_local, n_local), blocks.narrow(0, int64_t(r) * rows, rows), stream);
 }
 
 }  // namespace w8a8
