@@ -80,11 +80,15 @@ if [ "$mode" = tune ] || [ "$mode" = explore ]; then
     --tune "$([ "$mode" = explore ] && echo explore || echo table)" --reps 20 --json "$OUT/tune.json"
   mkdir -p build/tune-out
   cp "$OUT/tune.json" build/tune-out/
-  # Shapes the time limit cut off keep the checked-in measurement (docs/plots/tune-*.json, last in name order).
-  fallback=$(ls docs/plots/tune-*.json 2>/dev/null | sort | tail -n 1)
+  # The checked-in table, whose block for this device the run replaces (other devices' blocks stay).
+  cp src/scaled_mm/cutlass_sm90/selection_table.inc build/tune-out/selection_table.inc
+  # Shapes the time limit cut off keep this device's checked-in measurements (docs/plots/tune-*.json of the
+  # same device, later names winning: name them tune-<device>-<date>[b].json).
+  fallback=$(ls docs/plots/tune-*.json 2>/dev/null | sort)
   # The promotion interval: the longest whose printed accuracy (CutlassAccumulationAccuracyLongK) meets the bound.
+  # shellcheck disable=SC2086
   step table python3 bench/make_selection_table.py "$OUT/tune.json" --accuracy "$LOGS/cutlass-tests.log" \
-    --out build/tune-out/selection_table.inc ${fallback:+--fallback "$fallback"}
+    --out build/tune-out/selection_table.inc ${fallback:+--fallback $fallback}
   [ "$mode" = tune ] && [ -n "${TIME_SPECS:-}" ] && time_specs
   cp build/tune-out/selection_table.inc "$OUT/"
   grep -E "^tune " "$LOGS/tune.log" > "$OUT/tune-summary.txt"

@@ -67,6 +67,7 @@ Tensor cutlass_scaled_mm(const TensorView& a, const TensorView& b, const TensorV
 struct BackendChoice {
   ScaledMmBackend backend;
   std::string reason;
+  std::string kernel;  // the named kernel configuration (cutlass), "" where the backend has none or chooses later
 };
 BackendChoice choose_scaled_mm_backend(const TensorView& out, const TensorView& a, const TensorView& b,
                                        const TensorView& scale_a, const TensorView& scale_b,

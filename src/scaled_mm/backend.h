@@ -21,9 +21,14 @@ struct Support {
   std::string reason;
   // prefers() only: the backend measured faster for the problem (the one to defer to), kAuto if none named.
   ScaledMmBackend instead = ScaledMmBackend::kAuto;
+  // prefers() only: the named kernel configuration the backend would run ("" where it has none).
+  std::string kernel;
   static Support yes() { return {}; }
-  static Support no(std::string why) { return {false, std::move(why)}; }
-  static Support defer_to(ScaledMmBackend other, std::string why) { return {false, std::move(why), other}; }
+  static Support no(std::string why) { return {false, std::move(why), ScaledMmBackend::kAuto, {}}; }
+  static Support defer_to(ScaledMmBackend other, std::string why) { return {false, std::move(why), other, {}}; }
+  static Support runs_kernel(std::string kernel, std::string why) {
+    return {true, std::move(why), ScaledMmBackend::kAuto, std::move(kernel)};
+  }
   explicit operator bool() const { return ok; }
 };
 

@@ -20,6 +20,7 @@ using smm::Support;
 struct Chosen {
   const Backend* backend;
   std::string reason;
+  std::string kernel;  // the backend's named kernel configuration, where it has one and said which
 };
 
 std::string built_in_list() {
@@ -41,7 +42,8 @@ Chosen choose(const ScaledMmProblem& p, const ScaledMmOptions& options) {
     const Support s = b->can_implement(p);
     W8A8_CHECK_KIND(ErrorKind::kUnsupported, s.ok, "scaled_mm: backend ", b->name, " cannot run ", p.str(), ": ",
                     s.reason);
-    return {b, std::string("requested (options.backend = ") + b->name + ")"};
+    return {b, std::string("requested (options.backend = ") + b->name + ")",
+            options.kernel.substr(0, options.kernel.find(':'))};
   }
   // The first backend in preference order that can run the problem; where it defers to another backend
   // (prefers() names one measured faster) that can run it too, that one.
@@ -58,13 +60,13 @@ Chosen choose(const ScaledMmProblem& p, const ScaledMmOptions& options) {
     if (!pref.ok) {
       const Backend* other = smm::find_backend(pref.instead);
       if (other != nullptr && other != b && other->can_implement(p).ok)
-        return {other, std::string(b->name) + " defers to " + other->name + ": " + pref.reason};
+        return {other, std::string(b->name) + " defers to " + other->name + ": " + pref.reason, {}};
       reason += std::string(" (") + b->name + " would defer: " + pref.reason + ", but no faster backend can run it)";
     } else if (!pref.reason.empty()) {
       reason += " (" + pref.reason + ")";
     }
     if (!skipped.empty()) reason += "; skipped " + skipped;
-    return {b, reason};
+    return {b, reason, pref.ok ? pref.kernel : std::string()};
   }
   W8A8_FAIL(ErrorKind::kUnsupported, "scaled_mm: no backend can run ", p.str(), " (", skipped, ")");
 }
@@ -122,7 +124,7 @@ BackendChoice choose_scaled_mm_backend(const TensorView& out, const TensorView& 
                                        const std::optional<TensorView>& bias, const ScaledMmOptions& options) {
   const ScaledMmProblem p = smm::validate_scaled_mm(out, a, b, scale_a, scale_b, bias, options);
   const Chosen c = choose(p, options);
-  return {c.backend->id, std::string(c.backend->name) + " for " + p.str() + ": " + c.reason};
+  return {c.backend->id, std::string(c.backend->name) + " for " + p.str() + ": " + c.reason, c.kernel};
 }
 
 std::vector<std::string> scaled_mm_kernels(ScaledMmBackend backend) {

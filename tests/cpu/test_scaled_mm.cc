@@ -315,6 +315,7 @@ TEST(ScaledMmDispatch, ChoosesCpuAndExplains) {
   EXPECT_EQ(c.backend, ScaledMmBackend::kCpu);
   EXPECT_NE(c.reason.find("cpu"), std::string::npos) << c.reason;
   EXPECT_NE(c.reason.find("M=4 N=32 K=64"), std::string::npos) << c.reason;
+  EXPECT_EQ(c.kernel, "");  // the CPU backend has no named kernels
   const BackendChoice u = choose_scaled_mm_backend(out, o.a, o.b, s, s, std::nullopt, {ScaledMmBackend::kUnfused});
   EXPECT_EQ(u.backend, ScaledMmBackend::kUnfused);
   for (ScaledMmBackend gpu : {ScaledMmBackend::kCutlass, ScaledMmBackend::kCublasLt}) {

@@ -6,8 +6,11 @@
 #include <cstdio>
 #include <random>
 
+#include <cuda_runtime.h>
+
 #include "common/reference.h"
 #include "gpu/gpu_test_util.h"
+#include "scaled_mm/cutlass_sm90/selection.h"
 #include "w8a8/error.h"
 #include "w8a8/scaled_mm.h"
 
@@ -246,6 +249,41 @@ TEST(GpuScaledMm, CutlassAutomaticChoiceEveryBucket) {
           // Only a missing configuration for this output / accumulation may refuse.
           EXPECT_EQ(e.kind(), ErrorKind::kUnsupported) << e.what();
         }
+      }
+}
+
+// The automatic choice follows this device's selection-table rows (or the reference device's), and names the
+// kernel it runs: at the tuned decode and large shapes, bf16 out, both accumulations, both scale kinds.
+TEST(GpuScaledMm, CutlassAutomaticChoiceFollowsTheTable) {
+  W8A8_REQUIRE_GPU();
+  if (cutlass_kernels().empty()) GTEST_SKIP() << "built without -DW8A8_CUTLASS=ON";
+  cudaDeviceProp prop{};
+  ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+  const smm::cutlass_sm90::DeviceTable table = smm::cutlass_sm90::table_for_device(prop.name);
+  std::mt19937 g(31);
+  for (int64_t M : {1, 16, 4096})
+    for (bool vec : {false, true})
+      for (Accumulation acc : {Accumulation::kPromoted, Accumulation::kFast}) {
+        const int64_t N = 8192, K = 8192;
+        const smm::cutlass_sm90::Pick* pick = smm::cutlass_sm90::nearest_pick(table, acc == Accumulation::kFast, vec, M, N, K);
+        ASSERT_NE(pick, nullptr);
+        Tensor a = Tensor::empty({M, K}, DType::kFloat8E4M3FN, Device::cuda());
+        Tensor w = Tensor::empty({N, K}, DType::kFloat8E4M3FN, Device::cuda());
+        Tensor out = Tensor::empty({M, N}, DType::kBFloat16, Device::cuda());
+        Tensor sa = to_gpu(testref::random_scales(vec ? Dims{M, 1} : Dims{1}, g));
+        Tensor sb = to_gpu(testref::random_scales(vec ? Dims{1, N} : Dims{1}, g));
+        ScaledMmOptions options;
+        options.accumulation = acc;
+        const BackendChoice c = choose_scaled_mm_backend(out, a, w.t(), sa, sb, std::nullopt, options);
+        SCOPED_TRACE(c.reason);
+        if (pick->defers()) {
+          EXPECT_EQ(c.backend, ScaledMmBackend::kCublasLt);
+          EXPECT_EQ(c.kernel, "");
+        } else {
+          EXPECT_EQ(c.backend, ScaledMmBackend::kCutlass);
+          EXPECT_EQ(c.kernel, pick->config);
+        }
+        EXPECT_EQ(c.reason.find("reference device") != std::string::npos, !table.measured_here);
       }
 }
 

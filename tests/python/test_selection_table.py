@@ -1,6 +1,7 @@
 """bench/make_selection_table.py: the measured table the cutlass backend reads, from tune JSON and the accuracy log."""
 import importlib.util
 import json
+import re
 import pathlib
 import subprocess
 import sys
@@ -61,11 +62,11 @@ def test_table_rows_take_the_fastest_allowed_kernel_with_its_knobs(tmp_path):
             row(4096, 8192, 8192, "cublaslt", 500.0),
             row(4096, 8192, 8192, "bf16_128x128x128_c2x1_coop:swizzle=8,raster=m", 450.0)]
     picks = generate(tmp_path, rows, "--accuracy", str(tmp_path / "acc.log"))
-    assert picks[0].startswith('W8A8_SM90_PICK(false, false, 1, 8192, 8192, "bf16_16x8x1024_c1x1_gemv_swap", '
+    assert picks[0].startswith('W8A8_SM90_PICK("test", false, false, 1, 8192, 8192, "bf16_16x8x1024_c1x1_gemv_swap", '
                                '1, heuristic, 1, 4, true, 2048)')
-    assert picks[1].startswith('W8A8_SM90_PICK(false, false, 4096, 8192, 8192, "bf16_128x128x128_c2x1_coop", '
+    assert picks[1].startswith('W8A8_SM90_PICK("test", false, false, 4096, 8192, 8192, "bf16_128x128x128_c2x1_coop", '
                                '8, along_m, 1, 4, true, 0)')
-    assert picks[2].startswith('W8A8_SM90_PICK(false, false, 8192, 8192, 8192, "cublaslt", 1, heuristic, 1, 4, true, 0)')
+    assert picks[2].startswith('W8A8_SM90_PICK("test", false, false, 8192, 8192, 8192, "cublaslt", 1, heuristic, 1, 4, true, 0)')
     assert len(picks) == 3
 
 
@@ -77,3 +78,56 @@ def test_groups_a_cut_short_run_missed_come_from_the_fallback(tmp_path):
     assert len(picks) == 2
     assert '"bf16_16x8x1024_c1x1_gemv_swap"' in picks[0] and "earlier run" not in picks[0]
     assert '"bf16_16x8x1024_c1x1_gemv_fast_swap"' in picks[1] and picks[1].endswith("; earlier run")
+
+
+def generate_for(tmp_path, device, rows, *args):
+    tune = tmp_path / f"tune-{device.replace(' ', '_')}.json"
+    tune.write_text(json.dumps({"device": device, "reps": 1, "tune": rows}))
+    subprocess.run([sys.executable, str(SCRIPT), str(tune), "--out", str(tmp_path / "table.inc"), *args],
+                   check=True, capture_output=True)
+    return (tmp_path / "table.inc").read_text()
+
+
+def test_a_device_replaces_its_own_block_and_keeps_the_others(tmp_path):
+    h100 = [row(1, 8192, 8192, "cublaslt", 25.5), row(1, 8192, 8192, "bf16_16x8x1024_c1x1_gemv_swap", 23.8)]
+    h200 = [row(1, 8192, 8192, "cublaslt", 17.0), row(1, 8192, 8192, "bf16_16x8x1024_c1x1_gemv_swap", 18.0)]
+    generate_for(tmp_path, "NVIDIA H100 80GB HBM3", h100)
+    text = generate_for(tmp_path, "NVIDIA H200", h200)
+    picks = [l for l in text.splitlines() if l.startswith("W8A8_SM90_PICK")]
+    # The reference device (first tuned) stays first; the new device is appended with its own decision.
+    assert picks[0].startswith('W8A8_SM90_PICK("NVIDIA H100 80GB HBM3", false, false, 1, 8192, 8192, '
+                               '"bf16_16x8x1024_c1x1_gemv_swap"')
+    assert picks[1].startswith('W8A8_SM90_PICK("NVIDIA H200", false, false, 1, 8192, 8192, "cublaslt"')
+    # Tuning the H100 again replaces its block in place, once.
+    text = generate_for(tmp_path, "NVIDIA H100 80GB HBM3", [row(1, 8192, 8192, "cublaslt", 20.0),
+                                                          row(1, 8192, 8192, "bf16_16x8x1024_c1x1_gemv_swap", 23.8)])
+    picks = [l for l in text.splitlines() if l.startswith("W8A8_SM90_PICK")]
+    assert len(picks) == 2
+    assert picks[0].startswith('W8A8_SM90_PICK("NVIDIA H100 80GB HBM3", false, false, 1, 8192, 8192, "cublaslt"')
+    assert picks[1].startswith('W8A8_SM90_PICK("NVIDIA H200"')
+    assert text.count("// ---- device: ") == 2
+
+
+def test_fallback_takes_only_the_same_devices_earlier_runs(tmp_path):
+    other = tmp_path / "tune-other.json"
+    other.write_text(json.dumps({"device": "NVIDIA H100 80GB HBM3", "reps": 1, "tune": [
+        row(16, 8192, 8192, "cublaslt", 26.0), row(16, 8192, 8192, "bf16_64x16x128_c1x1_pingpong_swap", 20.0)]}))
+    older = tmp_path / "tune-h200-old.json"
+    older.write_text(json.dumps({"device": "NVIDIA H200", "reps": 1, "tune": [
+        row(32, 8192, 8192, "cublaslt", 19.0)]}))
+    text = generate_for(tmp_path, "NVIDIA H200", [row(1, 8192, 8192, "cublaslt", 17.0)],
+                        "--fallback", str(other), str(older))
+    picks = [l for l in text.splitlines() if l.startswith("W8A8_SM90_PICK")]
+    assert [p.split(", ")[3] for p in picks] == ["1", "32"]  # the H100's M = 16 row is not the H200's
+    assert picks[1].endswith("; earlier run")
+
+
+def test_the_checked_in_table_names_only_shipped_configurations():
+    configs = (ROOT / "src/scaled_mm/cutlass_sm90/configs.h").read_text()
+    shipped = set(re.findall(r"^#define W8A8_SM90_CFG_(\w+) ", configs, re.M))
+    text = (ROOT / "src/scaled_mm/cutlass_sm90/selection_table.inc").read_text()
+    names = re.findall(r'^W8A8_SM90_PICK\("[^"]*", \w+, \w+, \d+, \d+, \d+, "(\w+)"', text, re.M)
+    assert len(names) == text.count("\nW8A8_SM90_PICK(")
+    assert names and set(names) - {"cublaslt"} <= shipped
+    devices = re.findall(r"^// ---- device: (.*) ----$", text, re.M)
+    assert devices and devices[0] == "NVIDIA H100 80GB HBM3" and len(set(devices)) == len(devices)

@@ -92,12 +92,9 @@ int run_info(const InfoArgs& a) {
           for (Accumulation acc : {Accumulation::kPromoted, Accumulation::kFast}) {
             const BackendChoice c = choose_scaled_mm_backend(out, qa, qb.t(), rowwise ? sav : sb1, rowwise ? sbv : sb1,
                                                              std::nullopt, ScaledMmOptions{ScaledMmBackend::kAuto, acc});
-            std::string kernel;
-            const auto at = c.reason.find("(kernel ");
-            if (at != std::string::npos) kernel = c.reason.substr(at + 8, c.reason.find(',', at) - at - 8);
             gpu_choices.push_back({{"M", M}, {"N", N}, {"K", K}, {"scales", rowwise ? "rowwise" : "per_tensor"},
                                    {"accumulation", accumulation_name(acc)}, {"backend", backend_name(c.backend)},
-                                   {"kernel", kernel}, {"reason", c.reason}});
+                                   {"kernel", c.kernel}, {"reason", c.reason}});
           }
       }
     } catch (const std::exception& e) {

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "scaled_mm/cutlass_sm90/knobs.h"
 #include "w8a8/tensor.h"
 
 namespace w8a8::smm::cutlass_sm90 {
@@ -26,24 +27,6 @@ enum class Out { bf16, fp16, fp32 };
 // *_fast: FP8 fast accumulation; the others promote to fp32 registers (torch's default accuracy).
 enum class Sched { pingpong_fast, pingpong, coop_fast, coop, gemv_fast, gemv, gemv_pipe_fast, gemv_pipe };
 enum class Tiles { persistent, streamk };  // streamk: stream-K / split-K, needs a workspace
-enum class Raster { heuristic, along_m, along_n };
-
-// Run-time knobs of a configuration (no new instantiation): tile order and split-K.
-struct Knobs {
-  int swizzle = 1;  // 1, 2, 4 or 8: tiles grouped for L2 reuse
-  Raster raster = Raster::heuristic;
-  int splits = 1;  // stream-K configurations: > 1 forces split-K with that many pieces
-  // Promoted schedules: WGMMA k-steps (32 deep) between promotions to fp32, a multiple of 4 (one 128-deep
-  // k-tile). Each promotion drains the WGMMA pipeline, so longer intervals run faster and round more.
-  int promote = 4;
-  // Programmatic dependent launch: the kernel's prologue overlaps the previous kernel's tail (it waits
-  // for that kernel's results before reading memory).
-  bool pdl = true;
-  // gemv configurations: bytes of each of the CTA's weight rows prefetched into L2 before that wait (L2 is
-  // coherent, so this is safe whatever the previous kernel writes); 0: none.
-  int prefetch = 0;
-};
-
 // One GEMM call in the kernels' terms (validated by the backend before): A [M, K] row-major, B as
 // [N, K] row-major (the weight), D [M, N] row-major; scales fp32, vectors or scalars; bias of D's type or null.
 struct Fp8GemmCall {

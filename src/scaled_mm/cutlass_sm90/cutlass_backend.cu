@@ -1,7 +1,6 @@
 // The backend around configs.h's kernels: capability check, the measured choice of configuration
-// (selection_table.inc, written by `w8a8-bench --tune` on an H100), and the call.
+// (selection.h: selection_table.inc's rows for this device, written by `w8a8-bench --tune`), and the call.
 #include <algorithm>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -11,6 +10,7 @@
 #include "cuda/check.h"
 #include "scaled_mm/cutlass_sm90/configs.h"
 #include "scaled_mm/cutlass_sm90/cutlass_backend.h"
+#include "scaled_mm/cutlass_sm90/selection.h"
 
 namespace w8a8::smm::cutlass_sm90 {
 namespace {
@@ -30,28 +30,6 @@ Out out_of(DType d) {
   return d == DType::kBFloat16 ? Out::bf16 : d == DType::kFloat16 ? Out::fp16 : Out::fp32;
 }
 bool wants_fast(const ScaledMmProblem& p) { return p.accumulation == Accumulation::kFast; }
-
-// ---- the measured selection table ----
-// One row, measured at (m, n, k) with this accumulation (fast or promoted) and scales (vec: a per-token or
-// per-channel vector among them): run `config` with the knobs; config "cublaslt" means cuBLASLt measured
-// faster there (this backend defers to it).
-struct Pick {
-  bool fast, vec;
-  int m, n, k;
-  const char* config;
-  int swizzle;
-  Raster raster;
-  int splits, promote;
-  bool pdl;
-  int prefetch;
-};
-#define W8A8_SM90_PICK(fast, vec, m, n, k, config, swizzle, raster, splits, promote, pdl, prefetch) \
-  Pick{fast, vec, m, n, k, config, swizzle, Raster::raster, splits, promote, pdl, prefetch},
-const Pick kPicks[] = {
-#include "scaled_mm/cutlass_sm90/selection_table.inc"
-    Pick{false, false, 0, 0, 0, nullptr, 1, Raster::heuristic, 1, 4, true, 0}  // end marker
-};
-#undef W8A8_SM90_PICK
 
 struct Choice {
   int config = -1;  // index into kConfigs; -1: defer to another backend
@@ -90,35 +68,42 @@ int default_config(Out out, bool fast, int64_t m) {
   return first;
 }
 
-double log_distance(int64_t a, int64_t b) { return std::fabs(std::log2(double(a) / double(b))); }
+struct DeviceInfo {
+  int major = 0, sm_count = 0;
+  DeviceTable table;  // the selection table's rows for this device (or the reference device's)
+};
+const DeviceInfo& device_info(int device) {
+  static DeviceInfo infos[64];
+  static std::once_flag once[64];
+  std::call_once(once[device], [device] {
+    cudaDeviceProp prop{};
+    W8A8_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+    infos[device].major = prop.major;
+    infos[device].sm_count = prop.multiProcessorCount;
+    infos[device].table = table_for_device(prop.name);
+  });
+  return infos[device];
+}
 
 Choice choose_from_table(const ScaledMmProblem& p) {
   const bool fast = wants_fast(p);
   const bool vec = p.scale_a == ScaleKind::kPerToken || p.scale_b == ScaleKind::kPerChannel;
   const Out out = out_of(p.out_dtype);
-  // Rows of this accumulation and scale kind (any scale kind if none); of those the nearest measured shape,
-  // |log2 M/m| + |log2 N/n| + |log2 K/k| (M is tuned at 1, 16, 32, 64, 128, 256, 1024, 4096 and the large shapes).
-  bool have_vec = false;
-  for (const Pick& r : kPicks) have_vec = have_vec || (r.config && r.fast == fast && r.vec == vec);
-  const Pick* pick = nullptr;
-  double best_distance = 1e300;
-  for (const Pick& r : kPicks) {
-    if (!r.config || r.fast != fast || (have_vec && r.vec != vec)) continue;
-    const double d = log_distance(std::max<int64_t>(p.m, 1), r.m) + log_distance(p.n, r.n) + log_distance(p.k, r.k);
-    if (d < best_distance) best_distance = d, pick = &r;
-  }
+  const DeviceTable& table = device_info(p.device.index).table;
+  const Pick* pick = nearest_pick(table, fast, vec, p.m, p.n, p.k);
   Choice c;
-  if (pick && std::strcmp(pick->config, "cublaslt") == 0) {
-    c.why = "the table measured cuBLASLt faster here";
+  if (pick && pick->defers()) {
+    c.why = table.measured_here ? "the table measured cuBLASLt faster here"
+                                : "the table measured cuBLASLt faster on the reference device (none for this one)";
     return c;
   }
   const int table_config = pick ? find_config(pick->config) : -1;
   if (table_config >= 0) {
     c.config = kConfigs[table_config].out == out ? table_config : same_geometry(kConfigs[table_config], out);
     if (c.config >= 0) {
-      c.knobs = {pick->swizzle, pick->raster, pick->splits, pick->promote, pick->pdl, pick->prefetch};
+      c.knobs = pick->knobs;
       c.measured = true;
-      c.why = "selection table";
+      c.why = table.measured_here ? "selection table" : "selection table of the reference device (none for this one)";
       return c;
     }
   }
@@ -132,6 +117,7 @@ Choice choose_from_table(const ScaledMmProblem& p) {
 Choice choose(const ScaledMmProblem& p) {
   struct Entry {
     int64_t m = -1, n = -1, k = -1;
+    int device = -1;  // devices may differ in their table
     DType out;
     bool fast, vec;
     Choice choice;
@@ -141,11 +127,12 @@ Choice choose(const ScaledMmProblem& p) {
   const bool fast = wants_fast(p);
   const bool vec = p.scale_a == ScaleKind::kPerToken || p.scale_b == ScaleKind::kPerChannel;
   for (const Entry& e : cache)
-    if (e.m == p.m && e.n == p.n && e.k == p.k && e.out == p.out_dtype && e.fast == fast && e.vec == vec)
+    if (e.m == p.m && e.n == p.n && e.k == p.k && e.device == p.device.index && e.out == p.out_dtype &&
+        e.fast == fast && e.vec == vec)
       return e.choice;
   Entry& e = cache[next];
   next = (next + 1) % 8;
-  e = {p.m, p.n, p.k, p.out_dtype, fast, vec, choose_from_table(p)};
+  e = {p.m, p.n, p.k, p.device.index, p.out_dtype, fast, vec, choose_from_table(p)};
   return e.choice;
 }
 
@@ -194,19 +181,6 @@ Choice parse_kernel(const ScaledMmProblem& p) {
   return c;
 }
 
-struct DeviceInfo {
-  int major = 0, sm_count = 0;
-};
-const DeviceInfo& device_info(int device) {
-  static DeviceInfo infos[64];
-  static std::once_flag once[64];
-  std::call_once(once[device], [device] {
-    W8A8_CUDA_CHECK(cudaDeviceGetAttribute(&infos[device].major, cudaDevAttrComputeCapabilityMajor, device));
-    W8A8_CUDA_CHECK(cudaDeviceGetAttribute(&infos[device].sm_count, cudaDevAttrMultiProcessorCount, device));
-  });
-  return infos[device];
-}
-
 Support can_implement(const ScaledMmProblem& p) {
   if (!p.device.is_cuda()) return Support::no("cutlass runs CUDA tensors only");
   if (p.device.index < 0 || p.device.index >= 64) return Support::no("cutlass: device index beyond 63");
@@ -241,7 +215,7 @@ Support prefers(const ScaledMmProblem& p) {
   if (p.kernel) return Support::yes();
   const Choice c = choose(p);
   if (c.config < 0 || !c.measured) return Support::defer_to(ScaledMmBackend::kCublasLt, c.why);
-  return Support{true, std::string("kernel ") + kConfigs[c.config].name + ", " + c.why};
+  return Support::runs_kernel(kConfigs[c.config].name, std::string("kernel ") + kConfigs[c.config].name + ", " + c.why);
 }
 
 void run(const ScaledMmArgs& x) {

@@ -1,6 +1,6 @@
-// w8a8's Hopper CUTLASS backend (WORK IN PROGRESS, issue 6): registered only in -DW8A8_CUTLASS=ON builds,
-// and last in the preference order, so the automatic choice never takes it until it is verified and tuned;
-// ScaledMmOptions::backend = kCutlass selects it explicitly (tests, benchmarks).
+// w8a8's Hopper kernels as a scaled_mm backend (-DW8A8_CUTLASS=ON builds): first in the registry, it runs a
+// problem where the measured selection table (selection.h) has one of its configurations faster and defers
+// to cuBLASLt elsewhere; ScaledMmOptions::backend = kCutlass (and ::kernel) select it explicitly.
 #pragma once
 
 #include "scaled_mm/backend.h"
