@@ -229,7 +229,33 @@ TEST(GpuScaledMm, CutlassEveryConfiguration) {
                               : acc == Accumulation::kPromoted ? ":swizzle=4,raster=n,promote=4,pdl=0"
                                                                : ":swizzle=4,raster=n,pdl=0";
     check(o, out, ScaledMmBackend::kCutlass, acc, "cutlass knobs", k + knobs);
+    // One k-tile (K < 128): the mainloops' shortest path.
+    Operands one = make(33, 272, 112, ScaleKind::kPerToken, ScaleKind::kPerChannel, out, false, g);
+    check(one, out, ScaledMmBackend::kCutlass, acc, "cutlass one k-tile", k);
   }
+}
+
+bool own_mainloop(const std::string& k) {
+  return k.find("_overlap") != std::string::npos || k.find("_stagger") != std::string::npos;
+}
+
+// w8a8's promoted mainloops (promoted_mainloop.cuh) keep their own pipeline accounting: several output tiles
+// per CTA (the persistent scheduler hands each CTA 2+ tiles here), k-tile counts odd and even, so the stage
+// ring wraps mid-tile and each branch of the two-temporary loop runs.
+TEST(GpuScaledMm, CutlassOwnMainloopsManyTilesPerCta) {
+  W8A8_REQUIRE_GPU();
+  std::mt19937 g(32);
+  int tested = 0;
+  for (const std::string& k : cutlass_kernels()) {
+    if (!own_mainloop(k)) continue;
+    ++tested;
+    const DType out = out_of_kernel(k);
+    for (int64_t K : {272, 400}) {  // 3 and 4 k-tiles (the last partial): both exits of the overlap loop
+      Operands o = make(2048, 2048, K, ScaleKind::kPerToken, ScaleKind::kPerChannel, out, K == 400, g);
+      check(o, out, ScaledMmBackend::kCutlass, Accumulation::kPromoted, "own mainloop, many tiles", k);
+    }
+  }
+  if (tested == 0) GTEST_SKIP() << "no w8a8-mainloop configuration in this build";
 }
 
 // The measured choice (no kernel named) at every M bucket boundary, every output and accumulation.
@@ -346,9 +372,10 @@ TEST(GpuScaledMm, CutlassAccumulationAccuracyLongK) {
         EXPECT_LE(e.rel, gpu_tolerance(out, Accumulation::kFast)) << o + k << " K=" << K;
         EXPECT_LE(e.rel, 1.25 * lt_fast.rel + 1e-4) << o + k << " K=" << K << " vs cuBLASLt fast " << lt_fast.rel;
       }
-      // The weight-streaming kernels of this output: promoted ones to the promoted bounds, fast ones to cuBLASLt.
+      // The weight-streaming kernels and w8a8's promoted mainloops of this output: promoted ones to the
+      // promoted bounds, fast ones to cuBLASLt.
       for (const std::string& k : cutlass_kernels()) {
-        if (k.find("_gemv") == std::string::npos || out_of_kernel(k) != out) continue;
+        if ((k.find("_gemv") == std::string::npos && !own_mainloop(k)) || out_of_kernel(k) != out) continue;
         const Accumulation acc = acc_of_kernel(k);
         const Errors e = run(ScaledMmBackend::kCutlass, acc, k);
         EXPECT_LE(e.rel, gpu_tolerance(out, acc)) << k << " K=" << K;

@@ -24,8 +24,14 @@ enum class Out { bf16, fp16, fp32 };
 // FP8 mma.sync, tile M weight rows x tile N tokens per CTA, tile K / 256 warps splitting K. gemv_pipe: the same
 // with two register buffers (loads of the next step in flight during this one's MMAs) and f16 MMAs on
 // weights widened once per fragment; tile K / 128 warps.
-// *_fast: FP8 fast accumulation; the others promote to fp32 registers (torch's default accuracy).
-enum class Sched { pingpong_fast, pingpong, coop_fast, coop, gemv_fast, gemv, gemv_pipe_fast, gemv_pipe };
+// *_fast: FP8 fast accumulation; the others promote to fp32 registers (torch's default accuracy): pingpong and
+// coop in CUTLASS's FP8 mainloop (every `promote` k-steps, draining the WGMMAs each time), *_overlap and
+// *_stagger every 128-deep k-tile in w8a8's own mainloop (promoted_mainloop.cuh), which keeps WGMMAs in flight
+// while it adds.
+enum class Sched {
+  pingpong_fast, pingpong, coop_fast, coop, gemv_fast, gemv, gemv_pipe_fast, gemv_pipe,
+  pingpong_overlap, coop_overlap, coop_stagger
+};
 enum class Tiles { persistent, streamk };  // streamk: stream-K / split-K, needs a workspace
 // One GEMM call in the kernels' terms (validated by the backend before): A [M, K] row-major, B as
 // [N, K] row-major (the weight), D [M, N] row-major; scales fp32, vectors or scalars; bias of D's type or null.
@@ -61,6 +67,8 @@ struct ConfigInfo {
     return sched == Sched::pingpong_fast || sched == Sched::coop_fast || sched == Sched::gemv_fast ||
            sched == Sched::gemv_pipe_fast;
   }
+  // CUTLASS's FP8 mainloop: the promotion interval is a run-time knob (w8a8's mainloops fix it at a k-tile).
+  bool promote_knob() const { return sched == Sched::pingpong || sched == Sched::coop; }
   bool gemv() const {
     return sched == Sched::gemv || sched == Sched::gemv_fast || sched == Sched::gemv_pipe || sched == Sched::gemv_pipe_fast;
   }
@@ -132,6 +140,15 @@ struct ConfigInfo {
 #define W8A8_SM90_EXPLORE_bf16_32x32x512_c1x1_gemv_pipe_swap bf16, 32, 32, 512, 1, 1, gemv_pipe, true, persistent
 #define W8A8_SM90_EXPLORE_bf16_16x16x1024_c1x1_gemv_pipe_swap bf16, 16, 16, 1024, 1, 1, gemv_pipe, true, persistent
 #define W8A8_SM90_EXPLORE_bf16_64x16x128_c2x1_pingpong_fast_swap bf16, 64, 16, 128, 2, 1, pingpong_fast, true, persistent
+// w8a8's promoted mainloops (promoted_mainloop.cuh), written 2026-12-05: promotion every k-tile without
+// draining the tensor cores. Overlap needs three accumulator sets, so only 64x128 warp-group tiles.
+#define W8A8_SM90_EXPLORE_bf16_128x128x128_c2x1_coop_overlap bf16, 128, 128, 128, 2, 1, coop_overlap, false, persistent
+#define W8A8_SM90_EXPLORE_bf16_64x128x128_c1x1_pingpong_overlap bf16, 64, 128, 128, 1, 1, pingpong_overlap, false, persistent
+#define W8A8_SM90_EXPLORE_bf16_128x128x128_c2x1_coop_stagger bf16, 128, 128, 128, 2, 1, coop_stagger, false, persistent
+#define W8A8_SM90_EXPLORE_bf16_128x192x128_c2x1_coop_stagger bf16, 128, 192, 128, 2, 1, coop_stagger, false, persistent
+// fp32 output of the same mainloops: the accuracy test holds them to the promoted fp32 bound (3e-4).
+#define W8A8_SM90_EXPLORE_fp32_128x128x128_c2x1_coop_overlap fp32, 128, 128, 128, 2, 1, coop_overlap, false, persistent
+#define W8A8_SM90_EXPLORE_fp32_128x192x128_c2x1_coop_stagger fp32, 128, 192, 128, 2, 1, coop_stagger, false, persistent
 
 // Every configuration of this build, in configs.h order: lines W8A8_SM90_CONFIG(name, parameter macro)
 // written by CMake.

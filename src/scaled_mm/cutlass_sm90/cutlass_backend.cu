@@ -164,11 +164,10 @@ Choice parse_kernel(const ScaledMmProblem& p) {
   const ConfigInfo& info = kConfigs[c.config];
   W8A8_CHECK(c.knobs.splits == 1 || info.tiles == Tiles::streamk, "options.kernel: splits applies to stream-K "
              "configurations only, got '", spec, "'");
-  W8A8_CHECK(c.knobs.promote == 4 || !info.fast_accum(), "options.kernel: promote applies to promoted "
-             "configurations only, got '", spec, "'");
-  W8A8_CHECK(!info.gemv() || (c.knobs.swizzle == 1 && c.knobs.raster == Raster::heuristic && c.knobs.promote == 4),
-             "options.kernel: gemv configurations take pdl and prefetch only (no tile scheduler, fixed promotion), got '",
-             spec, "'");
+  W8A8_CHECK(c.knobs.promote == 4 || info.promote_knob(), "options.kernel: promote applies to the pingpong and coop "
+             "(CUTLASS-promoted) configurations only, got '", spec, "'");
+  W8A8_CHECK(!info.gemv() || (c.knobs.swizzle == 1 && c.knobs.raster == Raster::heuristic),
+             "options.kernel: gemv configurations take pdl and prefetch only (no tile scheduler), got '", spec, "'");
   W8A8_CHECK(c.knobs.prefetch == 0 || info.gemv(), "options.kernel: prefetch applies to gemv configurations only, got '",
              spec, "'");
   W8A8_CHECK(c.knobs.prefetch >= 0 && c.knobs.prefetch % 16 == 0 && c.knobs.prefetch <= (1 << 20),

@@ -19,6 +19,7 @@
 #include <cutlass/gemm/kernel/gemm_universal.hpp>
 
 #include "scaled_mm/cutlass_sm90/configs.h"
+#include "scaled_mm/cutlass_sm90/promoted_mainloop.cuh"
 
 namespace w8a8::smm::cutlass_sm90 {
 
@@ -29,23 +30,43 @@ template <> struct OutElement<Out::bf16> { using type = cutlass::bfloat16_t; };
 template <> struct OutElement<Out::fp16> { using type = cutlass::half_t; };
 template <> struct OutElement<Out::fp32> { using type = float; };
 
-// Mainloop + epilogue schedule of each Sched. "fast" = FP8 fast accumulation; the others promote the
-// WGMMA accumulator to fp32 registers periodically (CUTLASS's FP8 mainloop), as torch's default does.
+// Mainloop + epilogue schedule of each Sched. "fast" = FP8 fast accumulation; pingpong / coop promote the
+// WGMMA accumulator to fp32 registers periodically (CUTLASS's FP8 mainloop), as torch's default does;
+// *_overlap / *_stagger promote every k-tile in w8a8's own mainloop (promoted_mainloop.cuh), built on the
+// fast-accumulation collective. Wrap turns the builder's collective into the one the kernel runs.
+struct CutlassMainloop {
+  template <class Collective> using Wrap = Collective;
+};
+template <Promotion kPromotion> struct OwnMainloop {
+  template <class Collective> using Wrap = PromotedMainloop<Collective, kPromotion>;
+};
 template <Sched> struct Schedules;
-template <> struct Schedules<Sched::pingpong_fast> {
+template <> struct Schedules<Sched::pingpong_fast> : CutlassMainloop {
   using Mainloop = cutlass::gemm::KernelTmaWarpSpecializedPingpongFP8FastAccum;
   using Epilogue = cutlass::epilogue::TmaWarpSpecialized;
 };
-template <> struct Schedules<Sched::pingpong> {
+template <> struct Schedules<Sched::pingpong> : CutlassMainloop {
   using Mainloop = cutlass::gemm::KernelTmaWarpSpecializedPingpong;
   using Epilogue = cutlass::epilogue::TmaWarpSpecialized;
 };
-template <> struct Schedules<Sched::coop_fast> {
+template <> struct Schedules<Sched::coop_fast> : CutlassMainloop {
   using Mainloop = cutlass::gemm::KernelTmaWarpSpecializedCooperativeFP8FastAccum;
   using Epilogue = cutlass::epilogue::TmaWarpSpecializedCooperative;
 };
-template <> struct Schedules<Sched::coop> {
+template <> struct Schedules<Sched::coop> : CutlassMainloop {
   using Mainloop = cutlass::gemm::KernelTmaWarpSpecializedCooperative;
+  using Epilogue = cutlass::epilogue::TmaWarpSpecializedCooperative;
+};
+template <> struct Schedules<Sched::pingpong_overlap> : OwnMainloop<Promotion::overlap> {
+  using Mainloop = cutlass::gemm::KernelTmaWarpSpecializedPingpongFP8FastAccum;
+  using Epilogue = cutlass::epilogue::TmaWarpSpecialized;
+};
+template <> struct Schedules<Sched::coop_overlap> : OwnMainloop<Promotion::overlap> {
+  using Mainloop = cutlass::gemm::KernelTmaWarpSpecializedCooperativeFP8FastAccum;
+  using Epilogue = cutlass::epilogue::TmaWarpSpecializedCooperative;
+};
+template <> struct Schedules<Sched::coop_stagger> : OwnMainloop<Promotion::stagger> {
+  using Mainloop = cutlass::gemm::KernelTmaWarpSpecializedCooperativeFP8FastAccum;
   using Epilogue = cutlass::epilogue::TmaWarpSpecializedCooperative;
 };
 
@@ -95,12 +116,12 @@ struct Fp8Gemm {
       cutlass::epilogue::collective::EpilogueTileAuto, ElementAccumulator, ElementCompute, void, LayoutD, kAlignD,
       ElementD, LayoutD, kAlignD, typename Schedules<kSched>::Epilogue, Epilogue>::CollectiveOp;
 
-  using CollectiveMainloop = typename cutlass::gemm::collective::CollectiveBuilder<
+  using CollectiveMainloop = typename Schedules<kSched>::template Wrap<typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, ElementAB, LayoutA, kAlignAB, ElementAB, LayoutB, kAlignAB,
       ElementAccumulator, TileShape, ClusterShape,
       cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(
           sizeof(typename CollectiveEpilogue::SharedStorage))>,
-      typename Schedules<kSched>::Mainloop>::CollectiveOp;
+      typename Schedules<kSched>::Mainloop>::CollectiveOp>;
 
   using Kernel = cutlass::gemm::kernel::GemmUniversal<Shape<int, int, int, int>, CollectiveMainloop,
                                                       CollectiveEpilogue, typename TileSchedulerOf<kTiles>::type>;
