@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Side-by-side table of w8a8-bench and torch_baseline.py results from the same run: ratios vs torch."""
+"""Side-by-side table of w8a8-bench and torch_baseline.py results from the same run: ratios vs torch.
+
+Usage: compare.py W8A8_JSON TORCH_JSON, or compare.py --torch-only TORCH_JSON."""
 import json
 import sys
 
@@ -10,6 +12,12 @@ def load(path):
 
 
 def main():
+    if sys.argv[1] == "--torch-only":  # device-check's time mode: torch's rows alone, to set beside `time` lines
+        theirs = load(sys.argv[2])
+        print(f"device: {theirs.get('device')}  torch {theirs.get('torch')}")
+        for r in theirs["rows"]:
+            print(f"torch M={r['M']} N={r['N']} K={r['K']} {r['variant']:20} {r['us']:9.1f} us {r['tflops']:7.1f} TFLOPS")
+        return
     ours, theirs = load(sys.argv[1]), load(sys.argv[2])
     torch_rows = {(r["variant"], r["M"], r["N"], r["K"]): r for r in theirs["rows"]}
     print(f"device: {ours.get('device')}  torch {theirs.get('torch')}")

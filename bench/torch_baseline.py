@@ -115,14 +115,16 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--json", required=True)
     p.add_argument("--reps", type=int, default=50)
-    p.add_argument("--quick", action="store_true", help="decode shapes only")
+    p.add_argument("--quick", action="store_true", help="decode shapes only (= --shapes decode)")
+    p.add_argument("--shapes", choices=("all", "decode", "large"), default="all", help="which GEMM shapes")
     p.add_argument("--quant-only", action="store_true", help="only the quantization baseline")
     p.add_argument("--rowwise-fast", action="store_true", help="also time rowwise with fast accumulation")
     args = p.parse_args()
     torch.manual_seed(0)
     rows = quant_rows(args)
     if not args.quant_only:
-        rows += gemm_rows(DECODE + ([] if args.quick else LARGE), args)
+        shapes = "decode" if args.quick else args.shapes
+        rows += gemm_rows((DECODE if shapes != "large" else []) + (LARGE if shapes != "decode" else []), args)
     with open(args.json, "w") as f:
         json.dump({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "rows": rows}, f, indent=1)
 

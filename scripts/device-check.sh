@@ -57,17 +57,22 @@ if [ "$mode" = tests ] || [ "$mode" = pkg ]; then
   step py-tests env LD_PRELOAD="$(g++ -print-file-name=libstdc++.so.6)" python3 -m pytest -q -rs tests/python/pkg
 fi
 if [ "$mode" = time ]; then
-  # Kernel development: correctness of the cutlass configurations, then `w8a8-bench --time` for each line of
-  # ${TIME_SPECS:-bench/time-specs.txt} ("M,N,K promoted|fast per_tensor|rowwise SPEC..."), then torch's decode rows.
-  step cutlass-tests build/device/tests/w8a8_gpu_tests --gtest_filter='GpuScaledMm.Cutlass*'
-  # Matrix instructions of the weight-streaming kernels (FP8 mma.sync: native or converted to f16 HMMA?).
-  for o in $(find build/device -name "*${TIME_EXPLORE:-gemv}*.o" | sort | head -3); do
-    echo "$o"; cuobjdump --dump-sass "$o" | grep -oE "(HMMA|QMMA|F2FP|I2F|HADD2)[A-Z0-9_.]*" | sort | uniq -c
-  done > "$OUT/gemv-sass.txt" 2>&1
+  # Kernel development: correctness of the cutlass configurations (TIME_TESTS: a gtest filter), torch's rows
+  # (TIME_TORCH=decode|large|all), then `w8a8-bench --time` for each line of ${TIME_SPECS:-bench/time-specs.txt}
+  # ("M,N,K promoted|fast per_tensor|rowwise SPEC...", appended to $OUT/time.txt line by line, so a run cut short
+  # by its time limit keeps what it measured).
+  step cutlass-tests build/device/tests/w8a8_gpu_tests --gtest_filter="${TIME_TESTS:-GpuScaledMm.Cutlass*}"
+  # SASS of the candidates being explored: matrix instructions, conversions, local-memory traffic, resources.
+  for o in $(find build/device -path "*cutlass_sm90*" -name "*.o" | grep -E "${TIME_EXPLORE:-gemv}" | sort); do
+    echo "== $(basename "$o")"
+    cuobjdump --dump-sass "$o" | grep -oE "\b(QGMMA|HGMMA|HMMA|QMMA|F2FP|LDL|STL)[A-Z0-9_.]*" | sort | uniq -c
+    cuobjdump --dump-resource-usage "$o" 2>/dev/null | grep -oE "REG:[0-9]+ STACK:[0-9]+" | sort -u
+  done > "$OUT/sass.txt" 2>&1
+  step bench-torch python3 bench/torch_baseline.py --json "$OUT/torch.json" --shapes "${TIME_TORCH:-decode}"
+  python3 bench/compare.py --torch-only "$OUT/torch.json" > "$OUT/torch.txt" 2>&1
   time_specs
-  step bench-torch python3 bench/torch_baseline.py --json "$OUT/torch.json" --quick
   grep -h "\[accuracy\]" "$LOGS/cutlass-tests.log" > "$OUT/accuracy.txt"
-  cat "$LOGS/gpu.txt" "$OUT/gemv-sass.txt" "$OUT/accuracy.txt" "$OUT/time.txt"
+  cat "$LOGS/gpu.txt" "$OUT/sass.txt" "$OUT/accuracy.txt" "$OUT/torch.txt" "$OUT/time.txt"
   grep -h -E "^\[  (PASSED|FAILED) " "$LOGS"/cutlass-tests.log
   printf '%s\n' "${summary[@]}"
   exit 0
