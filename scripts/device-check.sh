@@ -6,7 +6,8 @@
 #   run on the device:  bash scripts/device-check.sh [tests|pkg|quick|quant|full|tune|explore|time]
 #   (tests: GPU + Python package tests, no benchmarks; pkg: build, GPU and Python package tests; quick: decode shapes;
 #    quant: quantization only; full: everything; tune: time the cutlass configurations and write the
-#    selection table to $OUT/selection_table.inc; explore: the same over the candidate configurations too;
+#    selection table to $OUT/selection_table.inc (TUNE_SHAPES=large: only M >= 1024, the other rows from the
+#    checked-in tune JSONs); explore: the same over the candidate configurations too;
 #    time: the cutlass tests and `w8a8-bench --time` over bench/time-specs.txt, for kernel development)
 #   carry: third_party/cutlass (scripts/fetch-cutlass.sh fetches it here first) to build w8a8's Hopper kernels
 set -uo pipefail
@@ -71,6 +72,9 @@ if [ "$mode" = time ]; then
   step bench-torch python3 bench/torch_baseline.py --json "$OUT/torch.json" --shapes "${TIME_TORCH:-decode}"
   python3 bench/compare.py --torch-only "$OUT/torch.json" > "$OUT/torch.txt" 2>&1
   time_specs
+  # The same rows as a tune JSON (bench/time_to_tune.py): make_selection_table.py can take them for these groups.
+  python3 bench/time_to_tune.py "$OUT/time.txt" --device "$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)" \
+    > "$OUT/time-tune.json"
   grep -h "\[accuracy\]" "$LOGS/cutlass-tests.log" > "$OUT/accuracy.txt"
   cat "$LOGS/gpu.txt" "$OUT/sass.txt" "$OUT/accuracy.txt" "$OUT/torch.txt" "$OUT/time.txt"
   grep -h -E "^\[  (PASSED|FAILED) " "$LOGS"/cutlass-tests.log
@@ -82,7 +86,7 @@ if [ "$mode" = tune ] || [ "$mode" = explore ]; then
   step cutlass-tests build/device/tests/w8a8_gpu_tests --gtest_filter='GpuScaledMm.Cutlass*:GpuScaledMm.FirstCall*'
   # Bounded (the harness's shapes come first; results are written after every shape).
   step tune timeout "${W8A8_TUNE_SECONDS:-300}" build/device/bench/w8a8-bench \
-    --tune "$([ "$mode" = explore ] && echo explore || echo table)" --reps 20 --json "$OUT/tune.json"
+    --tune "$([ "$mode" = explore ] && echo explore || echo "${TUNE_SHAPES:-table}")" --reps 20 --json "$OUT/tune.json"
   mkdir -p build/tune-out
   cp "$OUT/tune.json" build/tune-out/
   # The checked-in table, whose block for this device the run replaces (other devices' blocks stay).

@@ -252,6 +252,12 @@ std::vector<Shape> tune_shapes(const std::string& which) {
   }
   for (int64_t m : {128, 1024, 256, 4096, 32})
     for (auto [n, k] : nk) s.push_back({m, n, k});
+  if (which == "large") {  // the table's rows with M >= 1024 only (make_selection_table.py --fallback keeps the rest)
+    std::vector<Shape> large;
+    for (const Shape& x : s)
+      if (x.M >= 1024) large.push_back(x);
+    return large;
+  }
   return s;
 }
 
@@ -438,7 +444,7 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: w8a8-bench [--shapes all|decode|large|quant] [--reps N] [--json FILE]\n"
-                   "       w8a8-bench --tune explore|table [--reps N] [--json FILE]\n"
+                   "       w8a8-bench --tune explore|table|large [--reps N] [--json FILE]\n"
                    "       w8a8-bench [--reps N] --time M,N,K promoted|fast per_tensor|rowwise SPEC...\n");
       return 2;
     }

@@ -131,3 +131,30 @@ def test_the_checked_in_table_names_only_shipped_configurations():
     assert names and set(names) - {"cublaslt"} <= shipped
     devices = re.findall(r"^// ---- device: (.*) ----$", text, re.M)
     assert devices and devices[0] == "NVIDIA H100 80GB HBM3" and len(set(devices)) == len(devices)
+
+
+TIME_TO_TUNE = ROOT / "bench" / "time_to_tune.py"
+# Lines as `w8a8-bench --time` prints them (device-check.sh time's time.txt).
+TIME_TXT = """
+time M=8192 N=8192 K=8192 promoted per_tensor cublaslt                                                   944.6 us  1164.0 TFLOPS
+time M=8192 N=8192 K=8192 promoted per_tensor bf16_128x128x128_c2x1_coop:swizzle=8,raster=m            1077.9 us  1020.1 TFLOPS
+time M=8192 N=8192 K=8192 promoted rowwise auto                                                          960.0 us  1145.3 TFLOPS
+time M=1 N=8192 K=8192 fast per_tensor bf16_16x8x1024_c1x1_gemv_fast_swap:prefetch=1024                   23.7 us     5.7 TFLOPS
+"""
+
+
+def test_time_lines_become_tune_rows_that_replace_only_their_groups(tmp_path):
+    (tmp_path / "time.txt").write_text(TIME_TXT)
+    out = subprocess.run([sys.executable, str(TIME_TO_TUNE), str(tmp_path / "time.txt"), "--device", "test"],
+                         check=True, capture_output=True, text=True).stdout
+    data = json.loads(out)
+    assert data["device"] == "test"
+    assert data["tune"] == [row(8192, 8192, 8192, "cublaslt", 944.6),
+                            row(8192, 8192, 8192, "bf16_128x128x128_c2x1_coop:swizzle=8,raster=m", 1077.9),
+                            row(1, 8192, 8192, "bf16_16x8x1024_c1x1_gemv_fast_swap:prefetch=1024", 23.7, fast=True)]
+    # As make_selection_table's tune JSON: its groups replace the fallback's, the others stay.
+    old = [row(8192, 8192, 8192, "cublaslt", 2000.0), row(8192, 8192, 8192, "bf16_128x128x128_c2x1_coop", 900.0),
+           row(16, 8192, 8192, "cublaslt", 26.0), row(16, 8192, 8192, "bf16_64x16x128_c1x1_pingpong_swap", 20.0)]
+    picks = generate(tmp_path, data["tune"], fallback_rows=old)
+    assert any(p.startswith('W8A8_SM90_PICK("test", false, false, 8192, 8192, 8192, "cublaslt"') for p in picks)
+    assert any('16, 8192, 8192, "bf16_64x16x128_c1x1_pingpong_swap"' in p and p.endswith("; earlier run") for p in picks)
