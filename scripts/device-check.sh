@@ -45,7 +45,7 @@ cutlass_flag=-DW8A8_CUTLASS=OFF
 [ -f third_party/cutlass/include/cutlass/cutlass.h ] && cutlass_flag=-DW8A8_CUTLASS=ON
 explore_flag=-DW8A8_CUTLASS_EXPLORE=OFF
 [ "$mode" = explore ] && explore_flag=-DW8A8_CUTLASS_EXPLORE=ON
-# TIME_EXPLORE=REGEX (any mode): also build the candidates whose names match, e.g. TIME_EXPLORE=gemv_pipe; the GPU
+# TIME_EXPLORE=REGEX (any mode): also build the candidates whose names match, e.g. TIME_EXPLORE='overlap|stagger'; the GPU
 # tests and compute-sanitizer then cover them too.
 [ -n "${TIME_EXPLORE:-}" ] && explore_flag="-DW8A8_CUTLASS_EXPLORE=ON"
 explore_filter="-DW8A8_CUTLASS_EXPLORE_FILTER=${TIME_EXPLORE:-}"

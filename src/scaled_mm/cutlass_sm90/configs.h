@@ -21,16 +21,13 @@ namespace w8a8::smm::cutlass_sm90 {
 enum class Out { bf16, fp16, fp32 };
 // pingpong: two consumer warp groups on alternate tiles; coop: both on one tile (tile M >= 128).
 // gemv: not CUTLASS's GEMM but w8a8's weight-streaming kernel for few tokens (gemv_kernel.cuh): warp-level
-// FP8 mma.sync, tile M weight rows x tile N tokens per CTA, tile K / 256 warps splitting K. gemv_pipe: the same
-// with two register buffers (loads of the next step in flight during this one's MMAs) and f16 MMAs on
-// weights widened once per fragment; tile K / 128 warps.
+// FP8 mma.sync, tile M weight rows x tile N tokens per CTA, tile K / 256 warps splitting K.
 // *_fast: FP8 fast accumulation; the others promote to fp32 registers (torch's default accuracy): pingpong and
 // coop in CUTLASS's FP8 mainloop (every `promote` k-steps, draining the WGMMAs each time), *_overlap and
 // *_stagger every 128-deep k-tile in w8a8's own mainloop (promoted_mainloop.cuh), which keeps WGMMAs in flight
 // while it adds.
 enum class Sched {
-  pingpong_fast, pingpong, coop_fast, coop, gemv_fast, gemv, gemv_pipe_fast, gemv_pipe,
-  pingpong_overlap, coop_overlap, coop_stagger
+  pingpong_fast, pingpong, coop_fast, coop, gemv_fast, gemv, pingpong_overlap, coop_overlap, coop_stagger
 };
 enum class Tiles { persistent, streamk };  // streamk: stream-K / split-K, needs a workspace
 // One GEMM call in the kernels' terms (validated by the backend before): A [M, K] row-major, B as
@@ -64,13 +61,12 @@ struct ConfigInfo {
   // False when CUTLASS's can_implement refuses the call.
   bool (*run)(const Fp8GemmCall& call);
   bool fast_accum() const {
-    return sched == Sched::pingpong_fast || sched == Sched::coop_fast || sched == Sched::gemv_fast ||
-           sched == Sched::gemv_pipe_fast;
+    return sched == Sched::pingpong_fast || sched == Sched::coop_fast || sched == Sched::gemv_fast;
   }
   // CUTLASS's FP8 mainloop: the promotion interval is a run-time knob (w8a8's mainloops fix it at a k-tile).
   bool promote_knob() const { return sched == Sched::pingpong || sched == Sched::coop; }
   bool gemv() const {
-    return sched == Sched::gemv || sched == Sched::gemv_fast || sched == Sched::gemv_pipe || sched == Sched::gemv_pipe_fast;
+    return sched == Sched::gemv || sched == Sched::gemv_fast;
   }
 };
 
@@ -129,14 +125,9 @@ struct ConfigInfo {
 // 29.8 us for 32x16x1024 vs 26.3 cuBLASLt; the FP8 mma.sync runs as f16 HMMA after conversions on sm_90).
 #define W8A8_SM90_EXPLORE_bf16_32x16x1024_c1x1_gemv_swap bf16, 32, 16, 1024, 1, 1, gemv, true, persistent
 #define W8A8_SM90_EXPLORE_bf16_16x8x2048_c1x1_gemv_swap bf16, 16, 8, 2048, 1, 1, gemv, true, persistent
-// gemv_pipe: written 2026-11-25 after the device time was spent; not yet run on a GPU (first thing: the
-// explore build's GpuScaledMm.Cutlass* tests, then `device-check.sh time` with bench/time-specs.txt).
-#define W8A8_SM90_EXPLORE_bf16_16x8x512_c1x1_gemv_pipe_swap bf16, 16, 8, 512, 1, 1, gemv_pipe, true, persistent
-#define W8A8_SM90_EXPLORE_bf16_16x8x512_c1x1_gemv_pipe_fast_swap bf16, 16, 8, 512, 1, 1, gemv_pipe_fast, true, persistent
-#define W8A8_SM90_EXPLORE_bf16_16x16x512_c1x1_gemv_pipe_swap bf16, 16, 16, 512, 1, 1, gemv_pipe, true, persistent
-#define W8A8_SM90_EXPLORE_bf16_32x16x512_c1x1_gemv_pipe_swap bf16, 32, 16, 512, 1, 1, gemv_pipe, true, persistent
-#define W8A8_SM90_EXPLORE_bf16_32x32x512_c1x1_gemv_pipe_swap bf16, 32, 32, 512, 1, 1, gemv_pipe, true, persistent
-#define W8A8_SM90_EXPLORE_bf16_16x16x1024_c1x1_gemv_pipe_swap bf16, 16, 16, 1024, 1, 1, gemv_pipe, true, persistent
+// gemv_pipe (two register buffers, f16 MMAs on weights widened once; written 2026-11-25) measured slower
+// everywhere on an H200 (2026-12-05): M=1 8192^2 25.0-25.9 us vs 19.0 for 16x8x1024, M=16 25.1 us best (32x16)
+// vs cuBLASLt 19.7; removed (commit history has it).
 #define W8A8_SM90_EXPLORE_bf16_64x16x128_c2x1_pingpong_fast_swap bf16, 64, 16, 128, 2, 1, pingpong_fast, true, persistent
 // CUTLASS's promoted mainloop on tiles whose two accumulator sets spill (8192^3 H100 2026-11-25: 2856 and
 // 3131 us against cuBLASLt's 945; never in the table): shipped until 2026-12-05, kept here for reference.

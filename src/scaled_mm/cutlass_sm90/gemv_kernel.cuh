@@ -17,7 +17,6 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
-#include <cute/arch/mma_sm80.hpp>
 #include <cute/arch/mma_sm89.hpp>
 
 #include "cuda/check.h"
@@ -26,9 +25,7 @@
 namespace w8a8::smm::cutlass_sm90::gemv {
 
 constexpr int kChunk = 64;  // K bytes one lane quad covers per row: 4 lanes x 16 bytes
-// Chunks a warp loads before it multiplies: 4 in the plain schedule; 2 per buffer in the pipelined one (two
-// register buffers, the next step's loads in flight while the current one multiplies).
-template <bool kPipelined> constexpr int kUnrollOf = kPipelined ? 2 : 4;
+constexpr int kUnroll = 4;  // chunks a warp loads before it multiplies
 
 template <Out> struct Store;
 template <> struct Store<Out::bf16> {
@@ -62,25 +59,6 @@ __device__ __forceinline__ uint4 load_token(const uint8_t* p) { return __ldg(rei
 __device__ __forceinline__ void mma(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
                                     uint32_t b1, const float (&c)[4]) {
   cute::SM89_16x8x32_F32E4M3E4M3F32_TN::fma(d[0], d[1], d[2], d[3], a0, a1, a2, a3, b0, b1, c[0], c[1], c[2], c[3]);
-}
-
-// The pipelined schedule widens FP8 to f16 itself (exact: every e4m3 value is an f16) and runs f16 MMAs, so a
-// weight fragment is converted once for all token tiles (sm_90 runs the FP8 mma.sync as conversions + f16 MMAs
-// per instruction anyway).
-__device__ __forceinline__ uint32_t widen2(uint32_t two_fp8) {
-  uint32_t h;
-  asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(h) : "h"(uint16_t(two_fp8)));
-  return h;
-}
-__device__ __forceinline__ void widen16(const uint4& v, uint32_t (&h)[8]) {
-  const uint32_t w[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) h[2 * i] = widen2(w[i] & 0xFFFF), h[2 * i + 1] = widen2(w[i] >> 16);
-}
-// D = A (16 x 16 f16) * B (16 x 8 f16) + C: a0 a2 row g, a1 a3 row g + 8; b0 b1 token g.
-__device__ __forceinline__ void mma_f16(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
-                                        uint32_t b0, uint32_t b1, const float (&c)[4]) {
-  cute::SM80_16x8x16_F32F16F16F32_TN::fma(d[0], d[1], d[2], d[3], a0, a1, a2, a3, b0, b1, c[0], c[1], c[2], c[3]);
 }
 
 // One warp step's operands: kU chunks of kRowTiles x 2 weight rows (g, g + 8) and kTokTiles token rows.
@@ -135,43 +113,6 @@ __device__ __forceinline__ void fp8_mma_step(const Fragments<kU, kRowTiles, kTok
       }
 }
 
-// The same product through f16: a lane's 16 bytes widen to 8 f16 pairs, four 16-deep MMAs, pairs 2q and 2q + 1
-// of weight and token in the same positions (the K order stays the same for both operands).
-template <bool kFast, int kU, int kRowTiles, int kTokTiles>
-__device__ __forceinline__ void f16_mma_step(const Fragments<kU, kRowTiles, kTokTiles>& f,
-                                             float (&acc)[kRowTiles][kTokTiles][4]) {
-  const float zero[4] = {0.f, 0.f, 0.f, 0.f};
-#pragma unroll
-  for (int u = 0; u < kU; ++u) {
-    uint32_t xh[kTokTiles][8];
-#pragma unroll
-    for (int j = 0; j < kTokTiles; ++j) widen16(f.x[u][j], xh[j]);
-#pragma unroll
-    for (int r = 0; r < kRowTiles; ++r) {
-      uint32_t lo[8], hi[8];
-      widen16(f.w[u][r][0], lo);
-      widen16(f.w[u][r][1], hi);
-#pragma unroll
-      for (int j = 0; j < kTokTiles; ++j) {
-        if constexpr (kFast) {
-#pragma unroll
-          for (int q = 0; q < 4; ++q)
-            mma_f16(acc[r][j], lo[2 * q], hi[2 * q], lo[2 * q + 1], hi[2 * q + 1], xh[j][2 * q], xh[j][2 * q + 1],
-                    acc[r][j]);
-        } else {
-          float s[4];
-          mma_f16(s, lo[0], hi[0], lo[1], hi[1], xh[j][0], xh[j][1], zero);
-#pragma unroll
-          for (int q = 1; q < 4; ++q)
-            mma_f16(s, lo[2 * q], hi[2 * q], lo[2 * q + 1], hi[2 * q + 1], xh[j][2 * q], xh[j][2 * q + 1], s);
-#pragma unroll
-          for (int i = 0; i < 4; ++i) acc[r][j][i] += s[i];
-        }
-      }
-    }
-  }
-}
-
 // The kernel's arguments: Fp8GemmCall's operands as the kernel reads them (bytes) and the prefetch knob.
 struct Params {
   int m, n, k;
@@ -192,11 +133,10 @@ struct Params {
 // One CTA: kRows weight rows x kTokens tokens, kWarps warps splitting K in steps of kU 64-byte chunks.
 // kFast: accumulate in the MMA's accumulator over all of K (FP8 fast accumulation); otherwise every
 // 64-deep chunk starts from zero and is added to fp32 registers (promotion, twice as often as CUTLASS's).
-// kPipelined: two register buffers (the next step's loads in flight while this one multiplies) and f16 MMAs.
-template <Out kOut, int kRows, int kTokens, int kWarps, bool kFast, bool kPipelined>
+template <Out kOut, int kRows, int kTokens, int kWarps, bool kFast>
 __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
   constexpr int kRowTiles = kRows / 16, kTokTiles = kTokens / 8;
-  constexpr int kU = kUnrollOf<kPipelined>, kStepK = kU * kChunk;
+  constexpr int kU = kUnroll, kStepK = kU * kChunk;
   __shared__ float partial[kWarps][kTokens][kRows];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
@@ -236,23 +176,10 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
     }
     float acc[kRowTiles][kTokTiles][4] = {};
     const int stride = kWarps * kStepK;
-    if constexpr (!kPipelined) {
-      for (int k0 = warp * kStepK; k0 < p.k; k0 += stride) {
-        Fragments<kU, kRowTiles, kTokTiles> f;
-        load_step(f, k0, p.k, t, w, w_ok, x, x_ok);
-        fp8_mma_step<kFast>(f, acc);
-      }
-    } else {
-      // Two buffers, unrolled by two so both stay in registers; steps past K load and add zeros.
-      Fragments<kU, kRowTiles, kTokTiles> f0, f1;
-      int k0 = warp * kStepK;
-      load_step(f0, k0, p.k, t, w, w_ok, x, x_ok);
-      for (; k0 < p.k; k0 += 2 * stride) {
-        load_step(f1, k0 + stride, p.k, t, w, w_ok, x, x_ok);
-        f16_mma_step<kFast>(f0, acc);
-        load_step(f0, k0 + 2 * stride, p.k, t, w, w_ok, x, x_ok);
-        f16_mma_step<kFast>(f1, acc);
-      }
+    for (int k0 = warp * kStepK; k0 < p.k; k0 += stride) {
+      Fragments<kU, kRowTiles, kTokTiles> f;
+      load_step(f, k0, p.k, t, w, w_ok, x, x_ok);
+      fp8_mma_step<kFast>(f, acc);
     }
     // The next kernel may launch now; it waits for this grid's completion before reading our output.
     if (tb + gridDim.y >= token_blocks) asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
@@ -282,9 +209,9 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
 // Launch one configuration: tile M = weight rows per CTA, tile N = tokens per CTA, tile K = K per CTA step
 // (kWarps = tile K / (64 x chunks per step) warps). Every M runs (token blocks loop when the grid's y is
 // exhausted); K and N multiples of 16 and 16-byte aligned operands (the backend checks).
-template <Out kOut, int kTileM, int kTileN, int kTileK, bool kFast, bool kPipelined>
+template <Out kOut, int kTileM, int kTileN, int kTileK, bool kFast>
 bool launch(const Fp8GemmCall& c) {
-  constexpr int kStepK = kUnrollOf<kPipelined> * kChunk;
+  constexpr int kStepK = kUnroll * kChunk;
   static_assert(kTileM % 16 == 0 && kTileN % 8 == 0 && kTileK % kStepK == 0, "gemv tile: M % 16, N % 8, K % step");
   constexpr int kWarps = kTileK / kStepK;
   if (c.k % 16 != 0 || c.n % 16 != 0) return false;
@@ -300,7 +227,7 @@ bool launch(const Fp8GemmCall& c) {
   pdl.val.programmaticStreamSerializationAllowed = c.knobs.pdl ? 1 : 0;
   config.attrs = &pdl;
   config.numAttrs = 1;
-  W8A8_CUDA_CHECK(cudaLaunchKernelEx(&config, gemv_kernel<kOut, kTileM, kTileN, kWarps, kFast, kPipelined>, p));
+  W8A8_CUDA_CHECK(cudaLaunchKernelEx(&config, gemv_kernel<kOut, kTileM, kTileN, kWarps, kFast>, p));
   return true;
 }
 
@@ -314,8 +241,6 @@ bool launch(const Fp8GemmCall& c) {
   static_assert(cm == 1 && cn == 1 && swap && Tiles::tiles == Tiles::persistent,                                \
                 "gemv configurations: cluster 1x1, swap-AB orientation, no tile scheduler");                    \
   bool run_##name(const Fp8GemmCall& call) {                                                                   \
-    constexpr Sched s = Sched::sched;                                                                           \
-    return gemv::launch<Out::out, tm, tn, tk, s == Sched::gemv_fast || s == Sched::gemv_pipe_fast,              \
-                        s == Sched::gemv_pipe || s == Sched::gemv_pipe_fast>(call);                             \
+    return gemv::launch<Out::out, tm, tn, tk, Sched::sched == Sched::gemv_fast>(call);                          \
   }                                                                                                             \
   }
