@@ -3,8 +3,8 @@
 # compute-sanitizer (memcheck, racecheck) over them, check the SASS of the GEMM kernels, then the
 # benchmarks (w8a8-bench and torch in the same run). Logs land in $OUT; the summary table is last.
 #
-#   run on the device:  bash scripts/device-check.sh [tests|pkg|quick|quant|full|tune|explore|time]
-#   (tests: GPU + Python package tests, no benchmarks; pkg: build, GPU and Python package tests; quick: decode shapes;
+#   run on the device:  bash scripts/device-check.sh [tests|sanitize|pkg|quick|quant|full|tune|explore|time]
+#   (tests: GPU + Python package tests, no benchmarks; sanitize: GPU tests and compute-sanitizer only; pkg: build, GPU and Python package tests; quick: decode shapes;
 #    quant: quantization only; full: everything; tune: time the cutlass configurations and write the
 #    selection table to $OUT/selection_table.inc (TUNE_SHAPES=large: only M >= 1024, the other rows from the
 #    checked-in tune JSONs); explore: the same over the candidate configurations too;
@@ -125,6 +125,7 @@ echo "QGMMA instructions in libw8a8.a: $(grep -c QGMMA "$LOGS/sass.txt")" > "$LO
 
 case "$mode" in
   tests) shapes= ;;
+  sanitize) shapes= ;;
   full) shapes=all; torch_flags= ;;
   quant) shapes=quant; torch_flags=--quant-only ;;
   *) shapes=decode; torch_flags=--quick ;;
