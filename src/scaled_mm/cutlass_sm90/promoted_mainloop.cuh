@@ -18,6 +18,10 @@
 // base's mma_tail releases after `warpgroup_wait<0>`. Everything else (TMA loads, shared storage, params)
 // is the base collective's: this derives from the fast-accumulation collective the builder makes and
 // replaces only mma().
+//
+// Measured (H200, 2026-12-05, docs/benchmarks.md): correct to cuBLASLt's promoted digits; overlap recovers about
+// half of the promotion cost on 128x128 (8192^3 1134-1154 us vs CUTLASS 1200-1217, fast 1063-1073), stagger
+// nothing; neither beats cuBLASLt's promoted kernels, so both stay candidates (configs.h).
 #pragma once
 
 #include <cute/tensor.hpp>
@@ -48,7 +52,8 @@ struct PromotedMainloop : Base {
     constexpr int kWarpGroups = size(TiledMma{}) / cutlass::NumThreadsPerWarpGroup;
     const int warp_group = __shfl_sync(0xFFFFFFFF, thread_idx / cutlass::NumThreadsPerWarpGroup, 0);
     TiledMma tiled_mma;
-    auto thread_mma = tiled_mma.get_slice(make_layout(Int<kWarpGroups>{}, Int<cutlass::NumThreadsPerWarpGroup>{})(warp_group));
+    const auto warp_groups = make_layout(Int<kWarpGroups>{}, Int<cutlass::NumThreadsPerWarpGroup>{});
+    auto thread_mma = tiled_mma.get_slice(warp_groups(warp_group));
     auto tCrA = thread_mma.make_fragment_A(thread_mma.partition_A(sA));  // (MMA,MMA_M,MMA_K,PIPE) descriptors
     auto tCrB = thread_mma.make_fragment_B(thread_mma.partition_B(sB));  // (MMA,MMA_N,MMA_K,PIPE)
     constexpr int kBlocks = decltype(size<2>(tCrA))::value;  // WGMMAs per k-tile (K 32 each)
