@@ -5,7 +5,6 @@ kernel's speed relative to cuBLASLt timed alternately in the same process (cuBLA
 usage: bench/plot_time.py TIME_TXT OUT_PNG [TITLE]   (needs matplotlib)
 """
 import collections
-import re
 import sys
 
 import matplotlib
@@ -13,16 +12,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-LINE = re.compile(r"^time M=(\d+) N=(\d+) K=(\d+) (\S+) (\S+) (\S+)\s+([0-9.]+) us")
+from time_to_tune import parse  # noqa: E402  (bench/, beside this script)
 
 
 def groups(text):
     g = collections.OrderedDict()
-    for line in text.splitlines():
-        m = LINE.match(line.strip())
-        if m:
-            key = f"{m.group(1)}x{m.group(2)}x{m.group(3)} {m.group(4)} {m.group(5)}"
-            g.setdefault(key, collections.OrderedDict()).setdefault(m.group(6), []).append(float(m.group(7)))
+    for r in parse(text):
+        key = f"{r['M']}x{r['N']}x{r['K']} {'fast' if r['fast'] else 'promoted'} {'rowwise' if r['vec'] else 'per_tensor'}"
+        g.setdefault(key, collections.OrderedDict()).setdefault(r["kernel"], []).append(r["us"])
     return {k: v for k, v in g.items() if "cublaslt" in v and len(v) > 1}
 
 

@@ -17,15 +17,19 @@ import sys
 LINE = re.compile(r"^time M=(\d+) N=(\d+) K=(\d+) (promoted|fast) (per_tensor|rowwise) (\S+)\s+([0-9.]+) us")
 
 
-def rows_of(text):
+def parse(text):
+    """Every `time` line as a row {M, N, K, fast, vec, kernel, us}, in order (auto and unfused included)."""
     rows = []
     for line in text.splitlines():
         m = LINE.match(line.strip())
-        if not m or m.group(6) in ("auto", "unfused"):
-            continue
-        rows.append({"M": int(m.group(1)), "N": int(m.group(2)), "K": int(m.group(3)), "fast": m.group(4) == "fast",
-                     "vec": m.group(5) == "rowwise", "kernel": m.group(6), "us": float(m.group(7))})
+        if m:
+            rows.append({"M": int(m.group(1)), "N": int(m.group(2)), "K": int(m.group(3)), "fast": m.group(4) == "fast",
+                         "vec": m.group(5) == "rowwise", "kernel": m.group(6), "us": float(m.group(7))})
     return rows
+
+
+def rows_of(text):
+    return [r for r in parse(text) if r["kernel"] not in ("auto", "unfused")]
 
 
 def main():
