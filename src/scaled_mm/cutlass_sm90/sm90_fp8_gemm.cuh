@@ -116,12 +116,13 @@ struct Fp8Gemm {
       cutlass::epilogue::collective::EpilogueTileAuto, ElementAccumulator, ElementCompute, void, LayoutD, kAlignD,
       ElementD, LayoutD, kAlignD, typename Schedules<kSched>::Epilogue, Epilogue>::CollectiveOp;
 
-  using CollectiveMainloop = typename Schedules<kSched>::template Wrap<typename cutlass::gemm::collective::CollectiveBuilder<
+  using BuiltMainloop = typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, ElementAB, LayoutA, kAlignAB, ElementAB, LayoutB, kAlignAB,
       ElementAccumulator, TileShape, ClusterShape,
       cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(
           sizeof(typename CollectiveEpilogue::SharedStorage))>,
-      typename Schedules<kSched>::Mainloop>::CollectiveOp>;
+      typename Schedules<kSched>::Mainloop>::CollectiveOp;
+  using CollectiveMainloop = typename Schedules<kSched>::template Wrap<BuiltMainloop>;
 
   using Kernel = cutlass::gemm::kernel::GemmUniversal<Shape<int, int, int, int>, CollectiveMainloop,
                                                       CollectiveEpilogue, typename TileSchedulerOf<kTiles>::type>;
