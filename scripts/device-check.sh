@@ -4,7 +4,8 @@
 # benchmarks (w8a8-bench and torch in the same run). Logs land in $OUT; the summary table is last.
 #
 #   run on the device:  bash scripts/device-check.sh [tests|sanitize|pkg|quick|quant|full|tune|explore|time]
-#   (tests: GPU + Python package tests, no benchmarks; sanitize: GPU tests and compute-sanitizer only; pkg: build, GPU and Python package tests; quick: decode shapes;
+#   (tests: GPU + Python package tests, no benchmarks; sanitize: GPU tests and compute-sanitizer only;
+#    pkg: build, GPU and Python package tests; quick: decode shapes;
 #    quant: quantization only; full: everything; tune: time the cutlass configurations and write the
 #    selection table to $OUT/selection_table.inc (TUNE_SHAPES=large: only M >= 1024, the other rows from the
 #    checked-in tune JSONs); explore: the same over the candidate configurations too;
@@ -45,8 +46,8 @@ cutlass_flag=-DW8A8_CUTLASS=OFF
 [ -f third_party/cutlass/include/cutlass/cutlass.h ] && cutlass_flag=-DW8A8_CUTLASS=ON
 explore_flag=-DW8A8_CUTLASS_EXPLORE=OFF
 [ "$mode" = explore ] && explore_flag=-DW8A8_CUTLASS_EXPLORE=ON
-# TIME_EXPLORE=REGEX (any mode): also build the candidates whose names match, e.g. TIME_EXPLORE='overlap|stagger'; the GPU
-# tests and compute-sanitizer then cover them too.
+# TIME_EXPLORE=REGEX (any mode): also build the candidates whose names match, e.g. TIME_EXPLORE='overlap|stagger';
+# the GPU tests and compute-sanitizer then cover them too.
 [ -n "${TIME_EXPLORE:-}" ] && explore_flag="-DW8A8_CUTLASS_EXPLORE=ON"
 explore_filter="-DW8A8_CUTLASS_EXPLORE_FILTER=${TIME_EXPLORE:-}"
 step configure cmake -S . -B build/device -G Ninja -DCMAKE_BUILD_TYPE=Release -DW8A8_CUDA=ON -DW8A8_BUILD_CLI=OFF \
@@ -124,8 +125,7 @@ cuobjdump --dump-sass build/device/libw8a8.a > "$LOGS/sass.txt" 2>/dev/null
 echo "QGMMA instructions in libw8a8.a: $(grep -c QGMMA "$LOGS/sass.txt")" > "$LOGS/sass-summary.txt"
 
 case "$mode" in
-  tests) shapes= ;;
-  sanitize) shapes= ;;
+  tests|sanitize) shapes= ;;
   full) shapes=all; torch_flags= ;;
   quant) shapes=quant; torch_flags=--quant-only ;;
   *) shapes=decode; torch_flags=--quick ;;
