@@ -43,16 +43,18 @@ Capability evaluate_capability(const Platform& platform, const KernelFamily& fam
                device + " is older";
     return c;
   }
-  for (int i = 0; i < family.num_archs; ++i) {
-    if (family.archs[i] == platform.capability) {
-      c.supported = true;
-      c.reason = std::string(family.name) + ": " + device + " meets " + sm(family.min_capability) +
-                 " and this build has " + family.description + " kernels for it";
-      return c;
-    }
+  bool built = family.newer_archs && platform.capability > family.archs[family.num_archs - 1];
+  for (int i = 0; i < family.num_archs; ++i) built = built || family.archs[i] == platform.capability;
+  if (built) {
+    c.supported = true;
+    c.reason = std::string(family.name) + ": " + device + " meets " + sm(family.min_capability) +
+               " and this build has " + family.description + " kernels for it" +
+               (family.backends[0] ? std::string(" (") + family.backends + ")" : std::string());
+    return c;
   }
   c.reason = std::string(family.name) + ": this build has " + family.description + " kernels for " +
-             arch_list(family) + " only; " + device + " is not one of them";
+             arch_list(family) + (family.newer_archs ? " and newer" : " only") + "; " + device +
+             " is not one of them";
   return c;
 }
 

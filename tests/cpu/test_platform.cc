@@ -40,7 +40,7 @@ TEST(Platform, CapabilitiesFalseWithoutCuda) {
   EXPECT_FALSE(cutlass_group_gemm_supported());
   EXPECT_FALSE(sparse_cutlass_supported());
   EXPECT_TRUE(contains(sparse_cutlass_capability().reason, "no sparse kernels in this build"));
-  EXPECT_TRUE(contains(cutlass_fp8_capability().reason, "FP8 CUTLASS"));
+  EXPECT_TRUE(contains(cutlass_fp8_capability().reason, "fused FP8 scaled-mm"));
 }
 #endif
 
@@ -75,11 +75,23 @@ TEST(Platform, BuiltKernelTable) {
   EXPECT_EQ(platform_detail::kCutlassBlockFp8Family.min_capability, 90);
   EXPECT_EQ(platform_detail::kCutlassGroupGemmFamily.min_capability, 90);
   EXPECT_EQ(platform_detail::kSparseCutlassFamily.min_capability, 90);
-  // Sparse kernels are never built; nothing is built yet.
+  // Sparse and grouped kernels are never built.
   EXPECT_EQ(platform_detail::kSparseCutlassFamily.num_archs, 0);
+  EXPECT_EQ(platform_detail::kCutlassGroupGemmFamily.num_archs, 0);
+#if defined(W8A8_WITH_CUDA)
+  // cuBLASLt's FP8 matmul: sm_89, sm_90 and every newer arch; its block scaling: sm_90.
+  const auto& fp8 = platform_detail::kCutlassFp8Family;
+  ASSERT_EQ(fp8.num_archs, 2);
+  EXPECT_EQ(fp8.archs[0], 89);
+  EXPECT_EQ(fp8.archs[1], 90);
+  EXPECT_TRUE(fp8.newer_archs);
+  ASSERT_EQ(platform_detail::kCutlassBlockFp8Family.num_archs, 1);
+  EXPECT_EQ(platform_detail::kCutlassBlockFp8Family.archs[0], 90);
+  EXPECT_FALSE(platform_detail::kCutlassBlockFp8Family.newer_archs);
+#else
   EXPECT_EQ(platform_detail::kCutlassFp8Family.num_archs, 0);
   EXPECT_EQ(platform_detail::kCutlassBlockFp8Family.num_archs, 0);
-  EXPECT_EQ(platform_detail::kCutlassGroupGemmFamily.num_archs, 0);
+#endif
 }
 
 Platform gpu(int capability, const char* name) {
@@ -125,6 +137,12 @@ TEST(Platform, CapabilityRule) {
   c = evaluate_capability(b200, fp8_sm90);
   EXPECT_FALSE(c.supported);
   EXPECT_TRUE(contains(c.reason, "sm_100")) << c.reason;
+  // A family whose backend also runs newer archs (cuBLASLt's FP8 matmul) is usable there, and says by what.
+  constexpr KernelFamily fp8_newer{"cutlass_fp8", "fused FP8 scaled-mm", 89, {89, 90}, 2, true, "cuBLASLt"};
+  c = evaluate_capability(b200, fp8_newer);
+  EXPECT_TRUE(c.supported) << c.reason;
+  EXPECT_TRUE(contains(c.reason, "(cuBLASLt)")) << c.reason;
+  EXPECT_FALSE(evaluate_capability(a100, fp8_newer).supported);
   // A CUDA build without a usable device.
   Platform no_device;
   no_device.cuda_built = true;
