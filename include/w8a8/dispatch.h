@@ -31,7 +31,8 @@ Tensor rocm_per_tensor_w8a8_scaled_mm(const TensorView& qinput, const TensorView
                                       const TensorView& scale_a, const TensorView& scale_b,
                                       const std::optional<TensorView>& bias, int64_t num_rows,
                                       const Dims& output_shape, Stream stream);
-// torch._scaled_mm equivalents: cuBLASLt on CUDA, the CPU backend on CPU tensors.
+// vLLM's torch._scaled_mm strategies. Every strategy runs scaled_mm's one decision (the measured fastest fused
+// GEMM for the device; the CPU backend on CPU tensors), so they differ in name only.
 Tensor torch_per_tensor_w8a8_scaled_mm(const TensorView& qinput, const TensorView& weight, DType out_dtype,
                                        const TensorView& scale_a, const TensorView& scale_b,
                                        const std::optional<TensorView>& bias, int64_t num_rows,
@@ -40,7 +41,8 @@ Tensor torch_per_token_w8a8_scaled_mm(const TensorView& qinput, const TensorView
                                       const TensorView& scale_a, const TensorView& scale_b,
                                       const std::optional<TensorView>& bias, int64_t num_rows,
                                       const Dims& output_shape, Stream stream);
-// The unfused fallback: fp32 GEMM with unit scales, narrow to num_rows, x_scale[:num_rows] * acc * scale_bᵀ + bias.
+// vLLM's unfused fallback (fp32 GEMM with unit scales, then x_scale * acc * scale_bᵀ + bias): in w8a8 the same
+// decision as the others, which takes the unfused backend only where no fused GEMM can run the problem.
 Tensor torch_channelwise_w8a8_scaled_mm(const TensorView& qinput, const TensorView& weight, DType out_dtype,
                                         const TensorView& scale_a, const TensorView& scale_b,
                                         const std::optional<TensorView>& bias, int64_t num_rows,

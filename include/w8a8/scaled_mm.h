@@ -63,16 +63,44 @@ Tensor cutlass_scaled_mm(const TensorView& a, const TensorView& b, const TensorV
                          const TensorView& scale_b, DType out_dtype,
                          const std::optional<TensorView>& bias = std::nullopt, Stream stream = nullptr);
 
-// Which backend scaled_mm would run for these arguments, and why (for `w8a8 info`, logs and benches).
+// What scaled_mm runs for a call and why: the one decision, made once per (device, problem) and cached.
+// W8A8_LOG_DISPATCH=1 prints each decision when it is made; `w8a8 info --shape` prints it for a shape.
 struct BackendChoice {
-  ScaledMmBackend backend;
+  ScaledMmBackend backend = ScaledMmBackend::kAuto;
+  // Why: the problem, the source of the choice (measured table row, tuning cache, the only backend that can
+  // run it, a request) with its measured times, and what was skipped.
   std::string reason;
-  std::string kernel;  // the named kernel configuration (cutlass), "" where the backend has none or chooses later
+  std::string kernel;  // the named kernel configuration (cutlass), "" where the backend has none
+  std::string knobs;   // the configuration's knobs where not the defaults ("swizzle=4,raster=n"), or ""
+  Accumulation accumulation = Accumulation::kPromoted;  // resolved: promoted or fast, never default
+  double measured_us = -1;  // the measured time behind a table / cache choice (at its row's shape), else -1
+  std::string str() const;  // "cutlass bf16_... [swizzle=4] promoted: reason"
 };
 BackendChoice choose_scaled_mm_backend(const TensorView& out, const TensorView& a, const TensorView& b,
                                        const TensorView& scale_a, const TensorView& scale_b,
                                        const std::optional<TensorView>& bias = std::nullopt,
                                        const ScaledMmOptions& options = {});
+
+// A problem by its shape alone (contiguous, 16-byte aligned operands), for tools: `w8a8 info --shape`.
+struct ScaledMmShape {
+  int64_t m = 1, n = 1, k = 1;
+  // scale_a: kPerTensor, kPerToken or kBlock; scale_b: kPerTensor, kPerChannel or kBlock (with kBlock).
+  ScaleKind scale_a = ScaleKind::kPerTensor;
+  ScaleKind scale_b = ScaleKind::kPerTensor;
+  DType out_dtype = DType::kBFloat16;
+  bool bias = false;
+  Device device;
+};
+BackendChoice choose_scaled_mm_backend(const ScaledMmShape& shape, const ScaledMmOptions& options = {});
+
+// How the device's fused blockwise GEMM reads activations and their 1x128 scales without repacking or padding them
+// per call: rows padded to a multiple of row_multiple (padding rows zero), scale_a [M_padded, K/128] column-major
+// (stride(0) == 1) when scale_a_column_major. Quantization writing this layout saves the GEMM those copies.
+struct BlockwiseLayout {
+  bool scale_a_column_major = false;
+  int64_t row_multiple = 1;
+};
+BlockwiseLayout blockwise_layout(const Device& device);
 
 // The named kernel configurations of a backend built in this build (empty for backends without any).
 std::vector<std::string> scaled_mm_kernels(ScaledMmBackend backend);

@@ -1,5 +1,6 @@
 // vLLM's scaled-mm strategies of the linear layer and the seed's dispatch table
-// (w8a8_utils.dispatch_w8a8_scaled_mm), with w8a8's "cpu" backend added.
+// (w8a8_utils.dispatch_w8a8_scaled_mm), with w8a8's "cpu" backend added. The strategies map onto scaled_mm's
+// one decision (src/scaled_mm/chooser.h); the table is vLLM's, the decision of what runs is not repeated here.
 //
 // Every strategy computes the product over all rows of qinput (token padding included), keeps the
 // first num_rows rows (torch.narrow: a view sharing the product's storage) and views them as
@@ -31,32 +32,21 @@ void check_rows(const TensorView& qinput, const TensorView& weight, int64_t num_
              qinput.size(0), ", got ", num_rows);
 }
 
-// torch._scaled_mm: cuBLASLt for CUDA tensors, the CPU backend for CPU tensors. Where cuBLASLt
-// cannot run a problem (K or N not a multiple of 16, a float32 bias, ...) torch raises; w8a8 lets
-// scaled_mm pick a backend that can instead (spec section 3: a backend that cannot run a shape
-// says so and another is picked). Argument errors are raised as they are.
-Tensor torch_scaled_mm(const TensorView& qinput, const TensorView& weight, DType out_dtype, const TensorView& scale_a,
-                       const TensorView& scale_b, const std::optional<TensorView>& bias, Stream stream) {
-  ScaledMmOptions o;
-  if (!qinput.device().is_cuda()) {
-    o.backend = ScaledMmBackend::kCpu;
-    return scaled_mm(qinput, weight, scale_a, scale_b, out_dtype, bias, o, stream);
-  }
-  Tensor out = Tensor::empty({qinput.size(0), weight.size(1)}, out_dtype, qinput.device());
-  o.backend = ScaledMmBackend::kCublasLt;
-  try {
-    choose_scaled_mm_backend(out, qinput, weight, scale_a, scale_b, bias, o);
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::kUnsupported) throw;
-    o.backend = ScaledMmBackend::kAuto;
-  }
-  scaled_mm(out, qinput, weight, scale_a, scale_b, bias, o, stream);
-  return out;
+// Every strategy runs the one decision (scaled_mm's chooser): the measured fastest fused GEMM that can run the
+// problem on its device (the unfused path only where none can), on the CPU the CPU backend. The strategy names
+// are vLLM's public face; they differ in which problems vLLM routes to them and in the 17-row padding of the
+// "torch" backend (Fp8LinearOp's choice), never in what runs.
+Tensor run_chosen(const TensorView& qinput, const TensorView& weight, DType out_dtype, const TensorView& scale_a,
+                  const TensorView& scale_b, const std::optional<TensorView>& bias, int64_t num_rows,
+                  const Dims& output_shape, Stream stream) {
+  check_rows(qinput, weight, num_rows);
+  Tensor out = scaled_mm(qinput, weight, scale_a, scale_b, out_dtype, bias, ScaledMmOptions{}, stream);
+  return narrow_and_view(out, num_rows, output_shape);
 }
 
 // vLLM's USE_ROWWISE_TORCH_SCALED_MM: ROCm, torch >= 2.7 and capability >= 9.4. w8a8 has no ROCm
 // build, so this is false, and per-token x per-channel on the "torch"/"rocm" backends takes the
-// channelwise fallback, as vLLM does on CUDA.
+// channelwise strategy, as vLLM does on CUDA.
 bool use_rowwise_torch_scaled_mm() {
   const Platform& p = current_platform();
   return p.is_rocm && p.capability >= 94;
@@ -68,10 +58,8 @@ Tensor cutlass_w8a8_scaled_mm(const TensorView& qinput, const TensorView& weight
                               const TensorView& scale_a, const TensorView& scale_b,
                               const std::optional<TensorView>& bias, int64_t num_rows, const Dims& output_shape,
                               Stream stream) {
-  check_rows(qinput, weight, num_rows);
   // Fused GEMM_DQ
-  Tensor out = cutlass_scaled_mm(qinput, weight, scale_a, scale_b, out_dtype, bias, stream);
-  return narrow_and_view(out, num_rows, output_shape);
+  return run_chosen(qinput, weight, out_dtype, scale_a, scale_b, bias, num_rows, output_shape, stream);
 }
 
 Tensor flashinfer_w8a8_scaled_mm(const TensorView&, const TensorView&, DType, const TensorView&, const TensorView&,
@@ -93,34 +81,26 @@ Tensor torch_per_tensor_w8a8_scaled_mm(const TensorView& qinput, const TensorVie
                                        const TensorView& scale_a, const TensorView& scale_b,
                                        const std::optional<TensorView>& bias, int64_t num_rows,
                                        const Dims& output_shape, Stream stream) {
-  check_rows(qinput, weight, num_rows);
-  Tensor out = torch_scaled_mm(qinput, weight, out_dtype, scale_a, scale_b, bias, stream);
-  return narrow_and_view(out, num_rows, output_shape);
+  // torch._scaled_mm is cuBLASLt; the chooser runs it, or the kernel measured faster.
+  return run_chosen(qinput, weight, out_dtype, scale_a, scale_b, bias, num_rows, output_shape, stream);
 }
 
 Tensor torch_per_token_w8a8_scaled_mm(const TensorView& qinput, const TensorView& weight, DType out_dtype,
                                       const TensorView& scale_a, const TensorView& scale_b,
                                       const std::optional<TensorView>& bias, int64_t num_rows,
                                       const Dims& output_shape, Stream stream) {
-  // torch._scaled_mm with rowwise scales is the same call as per-tensor here: w8a8's scaled_mm takes
-  // every scale granularity (and vLLM's scale_b.t(), [1, N], like [N, 1]).
-  return torch_per_tensor_w8a8_scaled_mm(qinput, weight, out_dtype, scale_a, scale_b, bias, num_rows, output_shape,
-                                         stream);
+  return run_chosen(qinput, weight, out_dtype, scale_a, scale_b, bias, num_rows, output_shape, stream);
 }
 
 Tensor torch_channelwise_w8a8_scaled_mm(const TensorView& qinput, const TensorView& weight, DType out_dtype,
                                         const TensorView& scale_a, const TensorView& scale_b,
                                         const std::optional<TensorView>& bias, int64_t num_rows,
                                         const Dims& output_shape, Stream stream) {
-  check_rows(qinput, weight, num_rows);
-  // vLLM: fp32 GEMM with unit scales over all padded rows, narrow output and x_scale to num_rows,
-  // output * x_scale * scale_b.t() (+ bias), cast. The unfused backend runs exactly that pipeline
-  // (GEMM, then one epilogue pass) over every row; rows beyond num_rows are then dropped, which
-  // leaves the first num_rows rows identical to narrowing first.
-  ScaledMmOptions o;
-  o.backend = ScaledMmBackend::kUnfused;
-  Tensor out = scaled_mm(qinput, weight, scale_a, scale_b, out_dtype, bias, o, stream);
-  return narrow_and_view(out, num_rows, output_shape);
+  // vLLM's unfused fallback (fp32 GEMM with unit scales, then x_scale * acc * scale_bᵀ + bias) exists because
+  // torch._scaled_mm lacks rowwise scales on its platforms. w8a8's chooser runs a fused GEMM wherever one can
+  // run the problem and the unfused backend only where none can; rows beyond num_rows are computed the same way
+  // and dropped.
+  return run_chosen(qinput, weight, out_dtype, scale_a, scale_b, bias, num_rows, output_shape, stream);
 }
 
 Tensor cpu_w8a8_scaled_mm(const TensorView& qinput, const TensorView& weight, DType out_dtype,
@@ -128,9 +108,8 @@ Tensor cpu_w8a8_scaled_mm(const TensorView& qinput, const TensorView& weight, DT
                           const std::optional<TensorView>& bias, int64_t num_rows, const Dims& output_shape,
                           Stream stream) {
   check_rows(qinput, weight, num_rows);
-  ScaledMmOptions o;
-  o.backend = ScaledMmBackend::kCpu;
-  Tensor out = scaled_mm(qinput, weight, scale_a, scale_b, out_dtype, bias, o, stream);
+  Tensor out = scaled_mm(qinput, weight, scale_a, scale_b, out_dtype, bias, ScaledMmOptions{ScaledMmBackend::kCpu},
+                         stream);
   return narrow_and_view(out, num_rows, output_shape);
 }
 

@@ -3,7 +3,6 @@
 #include <tuple>
 
 #include "linear/backend_choice.h"
-#include "w8a8/dispatch.h"
 #include "w8a8/quant.h"
 #include "w8a8/scaled_mm.h"
 #ifdef W8A8_WITH_CUDA
@@ -96,42 +95,18 @@ std::pair<Tensor, Tensor> quantize_unpadded(const TensorView& x, bool is_static,
   return {std::move(q), std::move(s)};
 }
 
-// The out= path's GEMM: the backend the dispatch table's strategy would use, straight into out.
-void run_into(const TensorView& out, const TensorView& qinput, const TensorView& weight, const TensorView& scale_a,
-              const TensorView& scale_b, const std::optional<TensorView>& bias, const std::string& preferred,
-              bool per_tensor_weights, bool per_tensor_activations, Stream stream) {
-  ScaledMmOptions options;
-  if (preferred == "cpu") {
-    options.backend = ScaledMmBackend::kCpu;
-  } else if (preferred == "torch") {  // torch._scaled_mm (cuBLASLt) for per-tensor, else the channelwise fallback
-    options.backend = per_tensor_weights && per_tensor_activations ? ScaledMmBackend::kCublasLt
-                                                                   : ScaledMmBackend::kUnfused;
-  } else if (preferred != "cutlass") {
-    dispatch_w8a8_scaled_mm(preferred, per_tensor_weights, per_tensor_activations);  // raises "unavailable"
-  }
-  // As the strategies do: a backend that cannot run this shape gives way to the automatic choice.
-  if (options.backend != ScaledMmBackend::kAuto) {
-    try {
-      choose_scaled_mm_backend(out, qinput, weight, scale_a, scale_b, bias, options);
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::kUnsupported) throw;
-      options.backend = ScaledMmBackend::kAuto;
-    }
-  }
-  scaled_mm(out, qinput, weight, scale_a, scale_b, bias, options, stream);
-}
-
 }  // namespace
 
 Fp8LinearOp::Fp8LinearOp(bool act_quant_static, GroupShape act_quant_group_shape, std::optional<bool> pad_output,
-                         bool force_fp8_e4m3fnuz)
+                         bool force_fp8_e4m3fnuz, Accumulation accumulation)
     : act_quant_static_(act_quant_static),
       act_quant_group_shape_(checked_group_shape(act_quant_static, act_quant_group_shape)),
       preferred_backend_(linear_detail::choose_preferred_backend(current_platform(), cutlass_fp8_supported(),
                                                                  force_fp8_e4m3fnuz)),
       output_padding_(linear_detail::choose_output_padding(preferred_backend_, pad_output)),
       quant_fp8_(act_quant_static, act_quant_group_shape, output_padding_, /*column_major_scales=*/false,
-                 /*use_ue8m0=*/false, linear_detail::platform_fp8_dtype(current_platform())) {}
+                 /*use_ue8m0=*/false, linear_detail::platform_fp8_dtype(current_platform())),
+      accumulation_(accumulation == Accumulation::kFast ? Accumulation::kFast : Accumulation::kPromoted) {}
 
 Tensor Fp8LinearOp::apply(const TensorView& input, const TensorView& weight, const TensorView& weight_scale,
                           std::optional<DType> out_dtype, const std::optional<TensorView>& input_scale,
@@ -302,15 +277,15 @@ Tensor Fp8LinearOp::run(const std::optional<TensorView>& out, const TensorView& 
   const TensorView scale_b = per_tensor_weights ? one_element(weight_scale)
                                                 : (weight_scale.dim() == 1 ? weight_scale.view({N, 1}) : weight_scale);
 
+  // 5. vLLM's strategy (dispatch_w8a8_scaled_mm) for this backend and these scales runs scaled_mm's one decision
+  // (every strategy does): the GEMM over every row of qinput (token padding included), then the first M rows.
+  const ScaledMmOptions options(ScaledMmBackend::kAuto, accumulation_);
   if (out.has_value()) {
-    run_into(out_2d, qinput, weight, scale_a, scale_b, bias, preferred_backend_, per_tensor_weights,
-             per_tensor_activations, stream);
+    scaled_mm(out_2d, qinput, weight, scale_a, scale_b, bias, options, stream);
     return Tensor::borrow(*out);
   }
-
-  // 5. Dispatch; the strategy narrows to the first M rows and views as output_shape.
-  const W8A8ScaledMmFn fn = dispatch_w8a8_scaled_mm(preferred_backend_, per_tensor_weights, per_tensor_activations);
-  return fn(qinput, weight, *out_dtype, scale_a, scale_b, bias, M, output_shape, stream);
+  Tensor full = scaled_mm(qinput, weight, scale_a, scale_b, *out_dtype, bias, options, stream);
+  return full.narrow(0, 0, M).view(output_shape);
 }
 
 }  // namespace w8a8

@@ -21,13 +21,20 @@ struct Support {
   std::string reason;
   // prefers() only: the backend measured faster for the problem (the one to defer to), kAuto if none named.
   ScaledMmBackend instead = ScaledMmBackend::kAuto;
-  // prefers() only: the named kernel configuration the backend would run ("" where it has none).
+  // prefers() only: what the backend would run — its named kernel configuration ("" where it has none), the
+  // non-default knobs, the measured time behind the choice (-1: none) and a handle the chooser caches and passes
+  // back to run() (ScaledMmArgs::plan), so the backend does not choose again per call.
   std::string kernel;
+  std::string knobs;
+  double measured_us = -1;
+  int plan = -1;
   static Support yes() { return {}; }
-  static Support no(std::string why) { return {false, std::move(why), ScaledMmBackend::kAuto, {}}; }
-  static Support defer_to(ScaledMmBackend other, std::string why) { return {false, std::move(why), other, {}}; }
-  static Support runs_kernel(std::string kernel, std::string why) {
-    return {true, std::move(why), ScaledMmBackend::kAuto, std::move(kernel)};
+  static Support no(std::string why) { return {false, std::move(why), ScaledMmBackend::kAuto, {}, {}, -1, -1}; }
+  static Support defer_to(ScaledMmBackend other, std::string why) {
+    return {false, std::move(why), other, {}, {}, -1, -1};
+  }
+  static Support runs_kernel(std::string kernel, std::string knobs, std::string why, double measured_us, int plan) {
+    return {true, std::move(why), ScaledMmBackend::kAuto, std::move(kernel), std::move(knobs), measured_us, plan};
   }
   explicit operator bool() const { return ok; }
 };
@@ -42,6 +49,7 @@ struct ScaledMmArgs {
   std::optional<TensorView> bias;
   Stream stream = nullptr;
   ScaledMmProblem problem;
+  int plan = -1;  // Support::plan of the decision (prefers() of this backend), -1 when it gave none
 };
 
 struct Backend {
@@ -49,12 +57,14 @@ struct Backend {
   const char* name;  // backend_name(id)
   Support (*can_implement)(const ScaledMmProblem& problem);
   void (*run)(const ScaledMmArgs& args);  // only called after can_implement said yes
-  // Optional. For automatic choice only: whether this backend wants a problem it can run, or defers to the
-  // backend it names (measured faster there); when that one cannot run the problem, this one keeps it.
-  // Explicit requests ignore it.
+  // Optional. What this backend would run for a problem it can run (kernel, knobs, plan), or, for automatic
+  // choice, that it defers to the backend it names (measured faster there; when that one cannot run the
+  // problem, this one keeps it). Explicit requests keep the backend whatever it answers.
   Support (*prefers)(const ScaledMmProblem& problem) = nullptr;
   // Optional: the named kernel configurations options.kernel may pick.
   std::vector<std::string> (*kernels)() = nullptr;
+  // Blockwise problems: the activation layout this backend reads without repacking (see blockwise_layout()).
+  BlockwiseLayout blockwise_layout{};
 };
 
 // The backends built in, in preference order (kAuto takes the first that can run a problem).

@@ -1,4 +1,4 @@
-// The public scaled_mm entries: validate -> choose a backend -> run.
+// The public scaled_mm entries: validate -> the one decision (chooser.h, cached) -> run.
 #include "w8a8/scaled_mm.h"
 
 #include <cctype>
@@ -7,80 +7,19 @@
 #include <cstring>
 
 #include "scaled_mm/backend.h"
+#include "scaled_mm/chooser.h"
 #include "scaled_mm/problem.h"
 #include "w8a8/error.h"
 
 namespace w8a8 {
 namespace {
 
-using smm::Backend;
+using smm::Decision;
 using smm::ScaledMmProblem;
-using smm::Support;
 
-struct Chosen {
-  const Backend* backend;
-  std::string reason;
-  std::string kernel;  // the backend's named kernel configuration, where it has one and said which
-};
-
-std::string built_in_list() {
-  std::string s;
-  for (const Backend* b : smm::registered_backends()) s += std::string(s.empty() ? "" : ", ") + b->name;
-  return s;
-}
-
-Chosen choose(const ScaledMmProblem& p, const ScaledMmOptions& options) {
-  W8A8_CHECK(options.kernel.empty() || options.backend != ScaledMmBackend::kAuto,
-             "options.kernel: a kernel name needs options.backend too (got backend auto, kernel '", options.kernel,
-             "')");
-  if (options.backend != ScaledMmBackend::kAuto) {
-    const Backend* b = smm::find_backend(options.backend);
-    W8A8_CHECK_KIND(ErrorKind::kUnsupported, b != nullptr, "scaled_mm: backend ", backend_name(options.backend),
-                    " is not built in this build (built in: ", built_in_list(), ")");
-    W8A8_CHECK(options.kernel.empty() || b->kernels != nullptr, "options.kernel: backend ", b->name,
-               " has no named kernels (got '", options.kernel, "')");
-    const Support s = b->can_implement(p);
-    W8A8_CHECK_KIND(ErrorKind::kUnsupported, s.ok, "scaled_mm: backend ", b->name, " cannot run ", p.str(), ": ",
-                    s.reason);
-    return {b, std::string("requested (options.backend = ") + b->name + ")",
-            options.kernel.substr(0, options.kernel.find(':'))};
-  }
-  // The first backend in preference order that can run the problem; where it defers to another backend
-  // (prefers() names one measured faster) that can run it too, that one.
-  std::string skipped;
-  for (const Backend* b : smm::registered_backends()) {
-    const Support s = b->can_implement(p);
-    if (!s.ok) {
-      skipped += std::string(skipped.empty() ? "" : "; ") + b->name + ": " + s.reason;
-      continue;
-    }
-    std::string reason = std::string("first backend in preference order (") + built_in_list() +
-                         ") that can run the problem";
-    const Support pref = b->prefers ? b->prefers(p) : Support::yes();
-    if (!pref.ok) {
-      const Backend* other = smm::find_backend(pref.instead);
-      if (other != nullptr && other != b && other->can_implement(p).ok)
-        return {other, std::string(b->name) + " defers to " + other->name + ": " + pref.reason, {}};
-      reason += std::string(" (") + b->name + " would defer: " + pref.reason + ", but no faster backend can run it)";
-    } else if (!pref.reason.empty()) {
-      reason += " (" + pref.reason + ")";
-    }
-    if (!skipped.empty()) reason += "; skipped " + skipped;
-    return {b, reason, pref.ok ? pref.kernel : std::string()};
-  }
-  W8A8_FAIL(ErrorKind::kUnsupported, "scaled_mm: no backend can run ", p.str(), " (", skipped, ")");
-}
-
-bool log_dispatch() {
-  const char* v = std::getenv("W8A8_LOG_DISPATCH");
-  return v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0;
-}
-
-void run_chosen(const Chosen& c, const TensorView& out, const TensorView& a, const TensorView& b,
-                const TensorView& scale_a, const TensorView& scale_b, const std::optional<TensorView>& bias,
-                Stream stream, const ScaledMmProblem& p) {
-  if (log_dispatch())
-    std::fprintf(stderr, "[w8a8] scaled_mm %s -> %s: %s\n", p.str().c_str(), c.backend->name, c.reason.c_str());
+void run_decided(const Decision& d, const TensorView& out, const TensorView& a, const TensorView& b,
+                 const TensorView& scale_a, const TensorView& scale_b, const std::optional<TensorView>& bias,
+                 Stream stream, const ScaledMmProblem& p) {
   smm::ScaledMmArgs args;
   args.out = out;
   args.a = a;
@@ -90,7 +29,8 @@ void run_chosen(const Chosen& c, const TensorView& out, const TensorView& a, con
   args.bias = bias;
   args.stream = stream;
   args.problem = p;
-  c.backend->run(args);
+  args.plan = d.plan;
+  d.backend->run(args);
 }
 
 }  // namespace
@@ -99,17 +39,17 @@ void scaled_mm(const TensorView& out, const TensorView& a, const TensorView& b, 
                const TensorView& scale_b, const std::optional<TensorView>& bias, const ScaledMmOptions& options,
                Stream stream) {
   const ScaledMmProblem p = smm::validate_scaled_mm(out, a, b, scale_a, scale_b, bias, options);
-  run_chosen(choose(p, options), out, a, b, scale_a, scale_b, bias, stream, p);
+  run_decided(smm::decide(p, options), out, a, b, scale_a, scale_b, bias, stream, p);
 }
 
 Tensor scaled_mm(const TensorView& a, const TensorView& b, const TensorView& scale_a, const TensorView& scale_b,
                  DType out_dtype, const std::optional<TensorView>& bias, const ScaledMmOptions& options,
                  Stream stream) {
   ScaledMmProblem p = smm::validate_scaled_mm_inputs(a, b, scale_a, scale_b, out_dtype, bias, options);
-  p.out_row_stride = p.n;  // the output allocated below: contiguous
-  const Chosen c = choose(p, options);
+  p.out_row_stride = p.n;  // the output allocated below: contiguous (and 256-byte aligned)
+  const Decision& d = smm::decide(p, options);
   Tensor out = Tensor::empty({p.m, p.n}, out_dtype, a.device());
-  run_chosen(c, out, a, b, scale_a, scale_b, bias, stream, p);
+  run_decided(d, out, a, b, scale_a, scale_b, bias, stream, p);
   return out;
 }
 
@@ -122,13 +62,39 @@ Tensor cutlass_scaled_mm(const TensorView& a, const TensorView& b, const TensorV
 BackendChoice choose_scaled_mm_backend(const TensorView& out, const TensorView& a, const TensorView& b,
                                        const TensorView& scale_a, const TensorView& scale_b,
                                        const std::optional<TensorView>& bias, const ScaledMmOptions& options) {
-  const ScaledMmProblem p = smm::validate_scaled_mm(out, a, b, scale_a, scale_b, bias, options);
-  const Chosen c = choose(p, options);
-  return {c.backend->id, std::string(c.backend->name) + " for " + p.str() + ": " + c.reason, c.kernel};
+  return smm::decide(smm::validate_scaled_mm(out, a, b, scale_a, scale_b, bias, options), options).choice;
+}
+
+BackendChoice choose_scaled_mm_backend(const ScaledMmShape& shape, const ScaledMmOptions& options) {
+  ScaledMmProblem p = smm::problem_of_shape(shape);
+  p.accumulation = options.accumulation;
+  p.kernel = options.kernel.empty() ? nullptr : options.kernel.c_str();
+  return smm::decide(p, options).choice;
+}
+
+std::string BackendChoice::str() const {
+  std::string s = backend_name(backend);
+  if (!kernel.empty()) s += " " + kernel;
+  if (!knobs.empty()) s += " [" + knobs + "]";
+  s += std::string(" ") + accumulation_name(accumulation) + ": " + reason;
+  return s;
+}
+
+BlockwiseLayout blockwise_layout(const Device& device) {
+  // The layout of the backend the chooser takes for blockwise problems on this device.
+  ScaledMmShape shape;
+  shape.m = shape.n = shape.k = ScaledMmProblem::kBlockSize;
+  shape.scale_a = shape.scale_b = ScaleKind::kBlock;
+  shape.device = device;
+  try {
+    return smm::decide(smm::problem_of_shape(shape), ScaledMmOptions{}).backend->blockwise_layout;
+  } catch (const Error&) {
+    return BlockwiseLayout{};  // nothing runs blockwise here; scaled_mm will say so
+  }
 }
 
 std::vector<std::string> scaled_mm_kernels(ScaledMmBackend backend) {
-  const Backend* b = smm::find_backend(backend);
+  const smm::Backend* b = smm::find_backend(backend);
   return b && b->kernels ? b->kernels() : std::vector<std::string>{};
 }
 

@@ -63,10 +63,12 @@ def test_table_rows_take_the_fastest_allowed_kernel_with_its_knobs(tmp_path):
             row(4096, 8192, 8192, "bf16_128x128x128_c2x1_coop:swizzle=8,raster=m", 450.0)]
     picks = generate(tmp_path, rows, "--accuracy", str(tmp_path / "acc.log"))
     assert picks[0].startswith('W8A8_SM90_PICK("test", false, false, 1, 8192, 8192, "bf16_16x8x1024_c1x1_gemv_swap", '
-                               '1, heuristic, 1, 4, true, 2048)')
+                               '1, heuristic, 1, 4, true, 2048, 23.8, 25.5)')
     assert picks[1].startswith('W8A8_SM90_PICK("test", false, false, 4096, 8192, 8192, "bf16_128x128x128_c2x1_coop", '
-                               '8, along_m, 1, 4, true, 0)')
-    assert picks[2].startswith('W8A8_SM90_PICK("test", false, false, 8192, 8192, 8192, "cublaslt", 1, heuristic, 1, 4, true, 0)')
+                               '8, along_m, 1, 4, true, 0, 450.0, 500.0)')
+    # cuBLASLt stays: its time first, then the best allowed configuration's.
+    assert picks[2].startswith('W8A8_SM90_PICK("test", false, false, 8192, 8192, 8192, "cublaslt", 1, heuristic, 1, 4, true, 0, '
+                               '900.0, 895.0)')
     assert len(picks) == 3
 
 

@@ -1,6 +1,8 @@
 // The backend around configs.h's kernels: capability check, the measured choice of configuration
 // (selection.h: selection_table.inc's rows for this device, written by `w8a8-bench --tune`), and the call.
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -35,13 +37,20 @@ struct Choice {
   int config = -1;  // index into kConfigs; -1: defer to another backend
   Knobs knobs;
   bool measured = false;  // from a table row (automatic choice takes only measured configurations)
-  const char* why = "";
+  std::string why;
+  double us = -1;  // the measured time behind a table choice
 };
 
 int find_config(const char* name) {
   for (int i = 0; i < kNumConfigs; ++i)
     if (std::strcmp(kConfigs[i].name, name) == 0) return i;
   return -1;
+}
+
+std::vector<std::string> kernels() {
+  std::vector<std::string> names;
+  for (const ConfigInfo& c : kConfigs) names.push_back(c.name);
+  return names;
 }
 
 // The configuration of the same geometry for another output type, or -1.
@@ -70,7 +79,7 @@ int default_config(Out out, bool fast, int64_t m) {
 
 struct DeviceInfo {
   int major = 0, sm_count = 0;
-  DeviceTable table;  // the selection table's rows for this device (or the reference device's)
+  DeviceTable table;  // the tuning cache's or the selection table's rows for this device (or the reference's)
 };
 const DeviceInfo& device_info(int device) {
   static DeviceInfo infos[64];
@@ -80,9 +89,24 @@ const DeviceInfo& device_info(int device) {
     W8A8_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
     infos[device].major = prop.major;
     infos[device].sm_count = prop.multiProcessorCount;
-    infos[device].table = table_for_device(prop.name);
+    infos[device].table = table_for_device(prop.name, kernels());
+    // A refused tuning cache is worth one line: the user ran `w8a8 tune` for a reason.
+    if (!infos[device].table.note.empty()) std::fprintf(stderr, "[w8a8] %s\n", infos[device].table.note.c_str());
   });
   return infos[device];
+}
+
+std::string fmt_us(double us) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f us", us);
+  return buf;
+}
+
+// The table row behind a choice, in words: "selection table (NVIDIA H100 80GB HBM3) row M=256 N=8192 K=8192".
+std::string row_words(const DeviceTable& t, const Pick& r) {
+  std::string s = t.source + " (" + t.device + (t.measured_here ? "" : "; none for this device") + ") row M=" +
+                  std::to_string(r.m) + " N=" + std::to_string(r.n) + " K=" + std::to_string(r.k);
+  return s;
 }
 
 Choice choose_from_table(const ScaledMmProblem& p) {
@@ -93,8 +117,8 @@ Choice choose_from_table(const ScaledMmProblem& p) {
   const Pick* pick = nearest_pick(table, fast, vec, p.m, p.n, p.k);
   Choice c;
   if (pick && pick->defers()) {
-    c.why = table.measured_here ? "the table measured cuBLASLt faster here"
-                                : "the table measured cuBLASLt faster on the reference device (none for this one)";
+    c.why = row_words(table, *pick) + ": cuBLASLt measured faster (" + fmt_us(pick->us) +
+            (pick->alt_us > 0 ? " vs best configuration " + fmt_us(pick->alt_us) : std::string()) + ")";
     return c;
   }
   const int table_config = pick ? find_config(pick->config) : -1;
@@ -103,64 +127,28 @@ Choice choose_from_table(const ScaledMmProblem& p) {
     if (c.config >= 0) {
       c.knobs = pick->knobs;
       c.measured = true;
-      c.why = table.measured_here ? "selection table" : "selection table of the reference device (none for this one)";
+      c.us = pick->us;
+      c.why = row_words(table, *pick) + ": " + fmt_us(pick->us) +
+              (pick->alt_us > 0 ? " vs cuBLASLt " + fmt_us(pick->alt_us) : std::string()) +
+              (table_config == c.config ? "" : std::string(" (measured for ") + kConfigs[table_config].name + ")");
       return c;
     }
   }
   c.config = default_config(out, fast, p.m);
-  c.why = table_config >= 0 ? "the measured configuration has no variant for this output dtype"
+  c.why = table_config >= 0 ? "the measured configuration has no variant for " + std::string(dtype_name(p.out_dtype)) +
+                                  " output"
                             : "no measured table row for this accumulation";
   return c;
 }
 
-// A small per-thread cache of table decisions: the lookup runs once per distinct problem shape.
-Choice choose(const ScaledMmProblem& p) {
-  struct Entry {
-    int64_t m = -1, n = -1, k = -1;
-    int device = -1;  // devices may differ in their table
-    DType out;
-    bool fast, vec;
-    Choice choice;
-  };
-  thread_local Entry cache[8];
-  thread_local int next = 0;
-  const bool fast = wants_fast(p);
-  const bool vec = p.scale_a == ScaleKind::kPerToken || p.scale_b == ScaleKind::kPerChannel;
-  for (const Entry& e : cache)
-    if (e.m == p.m && e.n == p.n && e.k == p.k && e.device == p.device.index && e.out == p.out_dtype &&
-        e.fast == fast && e.vec == vec)
-      return e.choice;
-  Entry& e = cache[next];
-  next = (next + 1) % 8;
-  e = {p.m, p.n, p.k, p.device.index, p.out_dtype, fast, vec, choose_from_table(p)};
-  return e.choice;
-}
-
 // options.kernel: "name" or "name:swizzle=4,raster=m,splits=2" (gemv configurations: "name:prefetch=2048").
 Choice parse_kernel(const ScaledMmProblem& p) {
-  std::string spec = p.kernel;
-  std::string name = spec.substr(0, spec.find(':'));
+  const std::string spec = p.kernel;
+  std::string name, error;
   Choice c;
+  W8A8_CHECK(parse_kernel_spec(spec, name, c.knobs, error), "options.kernel: ", error);
   c.config = find_config(name.c_str());
   W8A8_CHECK(c.config >= 0, "options.kernel: '", name, "' is not a cutlass configuration of this build");
-  if (spec.find(':') == std::string::npos) return c;
-  std::string rest = spec.substr(spec.find(':') + 1);
-  while (!rest.empty()) {
-    const std::string item = rest.substr(0, rest.find(','));
-    rest = rest.find(',') == std::string::npos ? "" : rest.substr(rest.find(',') + 1);
-    const auto eq = item.find('=');
-    const std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
-    if (key == "swizzle") c.knobs.swizzle = std::atoi(value.c_str());
-    else if (key == "splits") c.knobs.splits = std::atoi(value.c_str());
-    else if (key == "promote") c.knobs.promote = std::atoi(value.c_str());
-    else if (key == "prefetch") c.knobs.prefetch = std::atoi(value.c_str());
-    else if (key == "pdl" && (value == "0" || value == "1")) c.knobs.pdl = value == "1";
-    else if (key == "raster" && (value == "m" || value == "n" || value == "h"))
-      c.knobs.raster = value == "m" ? Raster::along_m : value == "n" ? Raster::along_n : Raster::heuristic;
-    else W8A8_FAIL(ErrorKind::kValue, "options.kernel: expected name[:swizzle=1|2|4|8,raster=m|n|h,splits=N,promote=4|8|..,pdl=0|1,prefetch=BYTES], got '", spec, "'");
-  }
-  W8A8_CHECK(c.knobs.swizzle == 1 || c.knobs.swizzle == 2 || c.knobs.swizzle == 4 || c.knobs.swizzle == 8,
-             "options.kernel: swizzle must be 1, 2, 4 or 8, got ", c.knobs.swizzle, " in '", spec, "'");
   const ConfigInfo& info = kConfigs[c.config];
   W8A8_CHECK(c.knobs.splits == 1 || info.tiles == Tiles::streamk, "options.kernel: splits applies to stream-K "
              "configurations only, got '", spec, "'");
@@ -170,14 +158,34 @@ Choice parse_kernel(const ScaledMmProblem& p) {
              "options.kernel: gemv configurations take pdl and prefetch only (no tile scheduler), got '", spec, "'");
   W8A8_CHECK(c.knobs.prefetch == 0 || info.gemv(), "options.kernel: prefetch applies to gemv configurations only, got '",
              spec, "'");
-  W8A8_CHECK(c.knobs.prefetch >= 0 && c.knobs.prefetch % 16 == 0 && c.knobs.prefetch <= (1 << 20),
-             "options.kernel: prefetch must be a multiple of 16 bytes in [0, 1048576], got ", c.knobs.prefetch, " in '",
-             spec, "'");
-  W8A8_CHECK(c.knobs.promote >= 4 && c.knobs.promote % 4 == 0 && c.knobs.promote <= 64,
-             "options.kernel: promote must be a multiple of 4 in [4, 64], got ", c.knobs.promote, " in '", spec, "'");
-  W8A8_CHECK(c.knobs.splits >= 1 && c.knobs.splits <= 64, "options.kernel: splits must be in [1, 64], got ",
-             c.knobs.splits, " in '", spec, "'");
+  c.why = "options.kernel '" + spec + "'";
   return c;
+}
+
+// Plans: the (configuration, knobs) pairs the chooser decided, by index (ScaledMmArgs::plan). Published once
+// (written before the count), never changed, so run() reads them without a lock.
+struct Plan {
+  int config;
+  Knobs knobs;
+};
+constexpr int kMaxPlans = 1024;
+Plan g_plans[kMaxPlans];
+std::atomic<int> g_num_plans{0};
+std::mutex g_plans_mutex;
+
+bool same_knobs(const Knobs& a, const Knobs& b) {
+  return a.swizzle == b.swizzle && a.raster == b.raster && a.splits == b.splits && a.promote == b.promote &&
+         a.pdl == b.pdl && a.prefetch == b.prefetch;
+}
+int plan_of(const Choice& c) {
+  std::lock_guard<std::mutex> lock(g_plans_mutex);
+  const int n = g_num_plans.load(std::memory_order_relaxed);
+  for (int i = 0; i < n; ++i)
+    if (g_plans[i].config == c.config && same_knobs(g_plans[i].knobs, c.knobs)) return i;
+  if (n == kMaxPlans) return -1;  // run() then resolves the problem itself
+  g_plans[n] = Plan{c.config, c.knobs};
+  g_num_plans.store(n + 1, std::memory_order_release);
+  return n;
 }
 
 Support can_implement(const ScaledMmProblem& p) {
@@ -210,18 +218,25 @@ Support can_implement(const ScaledMmProblem& p) {
   return Support::yes();
 }
 
+// What this backend runs for a problem: the requested kernel, or the measured table's choice (deferring to
+// cuBLASLt where the table measured it faster or has no row).
 Support prefers(const ScaledMmProblem& p) {
-  if (p.kernel) return Support::yes();
-  const Choice c = choose(p);
-  if (c.config < 0 || !c.measured) return Support::defer_to(ScaledMmBackend::kCublasLt, c.why);
-  return Support::runs_kernel(kConfigs[c.config].name, std::string("kernel ") + kConfigs[c.config].name + ", " + c.why);
+  const Choice c = p.kernel ? parse_kernel(p) : choose_from_table(p);
+  if (!p.kernel && (c.config < 0 || !c.measured)) return Support::defer_to(ScaledMmBackend::kCublasLt, c.why);
+  return Support::runs_kernel(kConfigs[c.config].name, knobs_str(c.knobs), c.why, c.us, plan_of(c));
 }
 
 void run(const ScaledMmArgs& x) {
   const ScaledMmProblem& p = x.problem;
   if (p.m == 0 || p.n == 0) return;
-  Choice c = p.kernel ? parse_kernel(p) : choose(p);
-  if (c.config < 0) c.config = default_config(out_of(p.out_dtype), wants_fast(p), p.m);  // explicit request
+  Choice c;
+  if (x.plan >= 0 && x.plan < g_num_plans.load(std::memory_order_acquire)) {
+    c.config = g_plans[x.plan].config;
+    c.knobs = g_plans[x.plan].knobs;
+  } else {
+    c = p.kernel ? parse_kernel(p) : choose_from_table(p);
+    if (c.config < 0) c.config = default_config(out_of(p.out_dtype), wants_fast(p), p.m);  // explicit request
+  }
   const int64_t lda = p.m == 1 ? p.k : x.a.stride(0), ldd = p.m == 1 ? p.n : x.out.stride(0);
   Fp8GemmCall call{int(p.m), int(p.n), int(p.k), x.a.data(), lda, x.b.data(), x.b.stride(1), x.out.data(), ldd,
                    x.scale_a.data_as<const float>(), p.scale_a == ScaleKind::kPerToken,
@@ -229,12 +244,6 @@ void run(const ScaledMmArgs& x) {
                    x.bias ? x.bias->data() : nullptr, device_info(p.device.index).sm_count, c.knobs, x.stream};
   W8A8_CHECK_KIND(ErrorKind::kUnsupported, kConfigs[c.config].run(call), "cutlass: CUTLASS's can_implement refused ",
                   kConfigs[c.config].name, " for ", p.str());
-}
-
-std::vector<std::string> kernels() {
-  std::vector<std::string> names;
-  for (const ConfigInfo& c : kConfigs) names.push_back(c.name);
-  return names;
 }
 
 const Backend kBackend{ScaledMmBackend::kCutlass, "cutlass", can_implement, run, prefers, kernels};
