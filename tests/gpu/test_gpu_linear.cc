@@ -12,6 +12,7 @@
 #include "w8a8/dispatch.h"
 #include "w8a8/linear.h"
 #include "w8a8/platform.h"
+#include "w8a8/scaled_mm.h"
 
 namespace {
 
@@ -40,6 +41,71 @@ TEST(GpuLinear, PlatformOnDevice) {
               op.output_padding() ? std::to_string(*op.output_padding()).c_str() : "none");
   EXPECT_NE(op.preferred_backend(), "cpu");
   EXPECT_EQ(op.preferred_backend(), cutlass_fp8_supported() ? "cutlass" : "torch");
+  // The capability queries tell the truth on a device with a fused FP8 GEMM (sm_89 and newer; blockwise on sm_90):
+  // the op takes the "cutlass" strategy and pads nothing.
+  if (p.capability >= 89) {
+    EXPECT_TRUE(cutlass_fp8_supported()) << cutlass_fp8_capability().reason;
+    EXPECT_EQ(op.preferred_backend(), "cutlass");
+    EXPECT_FALSE(op.output_padding().has_value());
+  }
+  if (p.capability == 90) EXPECT_TRUE(cutlass_block_fp8_supported()) << cutlass_block_fp8_capability().reason;
+  EXPECT_FALSE(cutlass_group_gemm_supported());
+  EXPECT_FALSE(sparse_cutlass_supported());
+}
+
+// The one decision: aligned problems of every scale pairing run a fused GEMM (never the unfused path), the choice
+// says why, and it is made once (the same answer, cached) whichever entry asks.
+TEST(GpuDispatch, AlignedProblemsRunFusedAndTheDecisionIsCached) {
+  W8A8_REQUIRE_GPU();
+  if (current_platform().capability < 89) GTEST_SKIP() << "no FP8 matrix instructions";
+  for (int64_t M : {int64_t(1), int64_t(16), int64_t(128), int64_t(512), int64_t(4096)})
+    for (auto [a, b] : {std::pair<ScaleKind, ScaleKind>{ScaleKind::kPerTensor, ScaleKind::kPerTensor},
+                        {ScaleKind::kPerToken, ScaleKind::kPerChannel},
+                        {ScaleKind::kPerTensor, ScaleKind::kPerChannel},
+                        {ScaleKind::kBlock, ScaleKind::kBlock}})
+      for (Accumulation acc : {Accumulation::kDefault, Accumulation::kFast}) {
+        if (a == ScaleKind::kBlock && (acc == Accumulation::kFast || current_platform().capability != 90)) continue;
+        ScaledMmShape shape;
+        shape.m = M;
+        shape.n = 8192;
+        shape.k = 8192;
+        shape.scale_a = a;
+        shape.scale_b = b;
+        shape.device = Device::cuda();
+        const ScaledMmOptions options(ScaledMmBackend::kAuto, acc);
+        const BackendChoice c = choose_scaled_mm_backend(shape, options);
+        SCOPED_TRACE(c.str());
+        EXPECT_TRUE(c.backend == ScaledMmBackend::kCutlass || c.backend == ScaledMmBackend::kCublasLt);
+        EXPECT_EQ(c.accumulation, acc == Accumulation::kFast ? Accumulation::kFast : Accumulation::kPromoted);
+        EXPECT_NE(c.reason.find("M=" + std::to_string(M)), std::string::npos);
+        if (c.backend == ScaledMmBackend::kCutlass) {
+          EXPECT_FALSE(c.kernel.empty());
+          EXPECT_GT(c.measured_us, 0.0);  // a table (or tuning cache) row chose it
+        }
+        const BackendChoice again = choose_scaled_mm_backend(shape, options);
+        EXPECT_EQ(again.str(), c.str());
+      }
+}
+
+// Fp8LinearOp's accumulation reaches the GEMM: fast accumulation within its (looser) bound, promoted within fp32's.
+TEST(GpuLinear, AccumulationPolicyReachesTheGemm) {
+  W8A8_REQUIRE_GPU();
+  const int64_t M = 64, N = 256, K = 4096;
+  const RefWeight w = make_weight(N, K, true, 91);
+  const Tensor x = randn({M, K}, DType::kFloat32, 92);
+  const RefQuant xq = ref_quant_per_row(values(x), M, K);
+  const std::vector<double> ref = ref_matmul(
+      M, N, K, [&](int64_t m, int64_t k) { return xq.dq(m, k); }, [&](int64_t n, int64_t k) { return w.q.dq(n, k); },
+      {});
+  const Tensor w_gpu = to_gpu(w.w_nk), ws = to_gpu(weight_scale_tensor(w)), x_gpu = to_gpu(x);
+  for (Accumulation acc : {Accumulation::kDefault, Accumulation::kPromoted, Accumulation::kFast}) {
+    const Fp8LinearOp op(false, PER_TOKEN, std::nullopt, false, acc);
+    EXPECT_EQ(op.accumulation(), acc == Accumulation::kFast ? Accumulation::kFast : Accumulation::kPromoted);
+    Tensor y = Tensor::empty({M, N}, DType::kFloat32, Device::cuda());
+    gputest::poison(y);
+    op.apply(y, x_gpu, w_gpu.t(), ws);
+    expect_gemm_close(to_cpu(y), ref, DType::kFloat32, acc == Accumulation::kFast ? 3e-3 : 3e-4);
+  }
 }
 
 enum class Act { kStatic, kDynamicPerTensor, kDynamicPerToken };

@@ -175,14 +175,14 @@ Support can_implement(const ScaledMmProblem& p) {
     return Support::no("cublaslt: FP8 operand leading dimensions must be multiples of 16");
   if (p.out_row_stride != 0 && (p.out_row_stride * int64_t(dtype_size(p.out_dtype))) % 16 != 0)
     return Support::no("cublaslt: output rows must be 16-byte aligned");
-  if (p.has_bias && p.out_dtype == DType::kFloat32)
+  if (p.has_bias && p.out_dtype == DType::kFloat32 && !p.blockwise())
     return Support::no("cublaslt: with FP8 inputs a bias is bf16/fp16 only, not float32");
   const bool a_vec = p.scale_a == ScaleKind::kPerToken, b_vec = p.scale_b == ScaleKind::kPerChannel;
   if (a_vec != b_vec && std::max(p.m, p.n) > kBroadcastMax)
     return Support::no("cublaslt: mixed scales need M and N <= " + std::to_string(kBroadcastMax));
   if (p.blockwise()) {
     if (p.accumulation == Accumulation::kFast) return Support::no("cublaslt: no fast accumulation with block scales");
-    if (p.has_bias) return Support::no("cublaslt: no bias epilogue with block scales");
+    // No bias epilogue with block scales: run() adds the bias in a pass of its own (any output dtype).
     // Other scale layouts and M % 4 != 0 are repacked / padded in stream scratch (run_block_repacked).
   }
   return Support::yes();
@@ -202,7 +202,7 @@ PlanKey key_for(const ScaledMmArgs& args) {
   key.ab_type = cuda_type(p.a_dtype);
   key.d_type = cuda_type(p.out_dtype);
   key.bias_type = cuda_type(p.out_dtype);
-  key.bias = p.has_bias;
+  key.bias = p.has_bias && !p.blockwise();  // block scaling has no bias epilogue: run_direct adds it after
   key.fast_accum = p.accumulation == Accumulation::kFast;
   if (p.blockwise()) {
     key.a_mode = Mode::kBlk128;
@@ -246,11 +246,12 @@ void run_direct(const ScaledMmArgs& args, cudaStream_t stream) {
   W8A8_CHECK_KIND(ErrorKind::kUnsupported, plan.ok, plan.why_not, " (", args.problem.str(), ")");
   set_attr(plan.desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, ptr.a_scale);
   set_attr(plan.desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, ptr.b_scale);
-  if (args.bias) set_attr(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, args.bias->data());
+  if (key.bias) set_attr(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, args.bias->data());
   const float alpha = 1.0f, beta = 0.0f;
   W8A8_CUBLAS_CHECK(cublasLtMatmul(handle_for(key.device), plan.desc, &alpha, args.b.data(), plan.a, args.a.data(),
                                    plan.b, &beta, args.out.data(), plan.d, args.out.data(), plan.d, &plan.algo,
                                    workspace_for(key.device, stream), kWorkspaceBytes, stream));
+  if (args.bias && !key.bias) add_bias(args.out, *args.bias, stream);
 }
 
 // cuBLASLt's block scaling reads activation scales as [K/128][M] (M contiguous) and weight scales as
@@ -320,7 +321,9 @@ void run(const ScaledMmArgs& args) {
   run_direct(args, stream);
 }
 
-const Backend kBackend{ScaledMmBackend::kCublasLt, "cublaslt", can_implement, run};
+// Block scaling reads activation scales [K/128][M] (M contiguous) with M a multiple of 4.
+const Backend kBackend{ScaledMmBackend::kCublasLt, "cublaslt", can_implement, run, nullptr, nullptr,
+                       BlockwiseLayout{true, 4}};
 
 }  // namespace
 

@@ -29,6 +29,9 @@ void* scratch(size_t bytes, Stream stream);
 void repack_scales(float* dst, int64_t dst_rows, int64_t dst_ld, const float* src, int64_t rows, int64_t cols,
                    int64_t s_i, int64_t s_j, float fill, Stream stream);
 
+// out[m, n] += bias[n] in out's dtype (bias of out's dtype): the bias of a blockwise GEMM, whose epilogue has none.
+void add_bias(const TensorView& out, const TensorView& bias, Stream stream);
+
 // dst[0..n) = *src on stream (device to device): a scalar scale as a vector.
 void broadcast_scalar(float* dst, const float* src, int64_t n, Stream stream);
 

@@ -59,7 +59,38 @@ __global__ void repack_kernel(float* __restrict__ dst, int64_t dst_rows, int64_t
   }
 }
 
+// out[m, n] = cast(out[m, n] + bias[n]): the bias after a GEMM whose epilogue cannot add it (block scaling),
+// rounded twice as vLLM's `output + bias` after its blockwise GEMM is.
+template <class Out>
+__global__ void add_bias_kernel(typename Out::T* __restrict__ out, int64_t ldo, int64_t M, int64_t N,
+                                const typename Out::T* __restrict__ bias) {
+  const int64_t total = M * N;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t m = i / N, n = i - m * N;
+    typename Out::T* o = out + m * ldo + n;
+    *o = Out::cast(Out::load(*o) + Out::load(bias[n]));
+  }
+}
+
 }  // namespace
+
+void add_bias(const TensorView& out, const TensorView& bias, Stream stream) {
+  const int64_t M = out.size(0), N = out.size(1);
+  if (M == 0 || N == 0) return;
+  const int threads = 256;
+  const int64_t blocks = std::min<int64_t>((M * N + threads - 1) / threads, 132 * 16);
+  const auto launch = [&](auto tag) {
+    using Out = decltype(tag);
+    add_bias_kernel<Out><<<unsigned(blocks), threads, 0, resolve_stream(stream)>>>(
+        out.data_as<typename Out::T>(), out.stride(0), M, N, bias.data_as<const typename Out::T>());
+    W8A8_CUDA_CHECK_LAUNCH();
+  };
+  switch (out.dtype()) {
+    case DType::kBFloat16: launch(Bf16Out{}); break;
+    case DType::kFloat16: launch(Fp16Out{}); break;
+    default: launch(Fp32Out{}); break;
+  }
+}
 
 void repack_scales(float* dst, int64_t dst_rows, int64_t dst_ld, const float* src, int64_t rows, int64_t cols,
                    int64_t s_i, int64_t s_j, float fill, Stream stream) {
