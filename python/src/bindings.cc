@@ -158,6 +158,31 @@ w8a8::ScaledMmOptions mm_options(const std::string& backend, const std::string& 
 
 w8a8::GroupShape group_shape(std::pair<int64_t, int64_t> gs) { return {gs.first, gs.second}; }
 
+w8a8::Accumulation accumulation_of(const std::string& name) { return mm_options("auto", name).accumulation; }
+
+// A BackendChoice as a dict: backend, kernel, knobs, accumulation, measured_us, reason.
+nb::dict choice_dict(const w8a8::BackendChoice& c) {
+  nb::dict d;
+  d["backend"] = std::string(w8a8::backend_name(c.backend));
+  d["kernel"] = c.kernel;
+  d["knobs"] = c.knobs;
+  d["accumulation"] = std::string(w8a8::accumulation_name(c.accumulation));
+  d["measured_us"] = c.measured_us;
+  d["reason"] = c.reason;
+  return d;
+}
+
+// `w8a8 info --scales` names: tensor, token-channel, mixed (per-tensor a, per-channel b), block.
+std::pair<w8a8::ScaleKind, w8a8::ScaleKind> scale_kinds(const std::string& scales) {
+  using w8a8::ScaleKind;
+  if (scales == "tensor") return {ScaleKind::kPerTensor, ScaleKind::kPerTensor};
+  if (scales == "token-channel") return {ScaleKind::kPerToken, ScaleKind::kPerChannel};
+  if (scales == "mixed") return {ScaleKind::kPerTensor, ScaleKind::kPerChannel};
+  if (scales == "block") return {ScaleKind::kBlock, ScaleKind::kBlock};
+  W8A8_FAIL(w8a8::ErrorKind::kValue, "scales: expected 'tensor', 'token-channel', 'mixed' or 'block', got '", scales,
+            "'");
+}
+
 }  // namespace
 
 NB_MODULE(_w8a8, m) {
@@ -297,9 +322,26 @@ NB_MODULE(_w8a8, m) {
           auto c = w8a8::choose_scaled_mm_backend(view_of(out, "out"), view_of(a, "a"), view_of(b, "b"),
                                                   view_of(sa, "scale_a"), view_of(sb, "scale_b"),
                                                   opt_view(bias, "bias"), mm_options(backend, accumulation));
-          return std::make_pair(std::string(w8a8::backend_name(c.backend)), c.reason);
+          return choice_dict(c);
         },
         "out"_a, "a"_a, "b"_a, "scale_a"_a, "scale_b"_a, "bias"_a.none(), "backend"_a, "accumulation"_a);
+  m.def("choose_scaled_mm_backend_for_shape",
+        [](int64_t m_, int64_t n, int64_t k, const std::string& scales, const std::string& out_dtype, bool bias,
+           const std::string& device, const std::string& backend, const std::string& accumulation) {
+          w8a8::ScaledMmShape shape;
+          shape.m = m_;
+          shape.n = n;
+          shape.k = k;
+          std::tie(shape.scale_a, shape.scale_b) = scale_kinds(scales);
+          shape.out_dtype = w8a8::dtype_from_name(out_dtype);
+          shape.bias = bias;
+          W8A8_CHECK(device == "cpu" || device.rfind("cuda", 0) == 0, "device: expected 'cpu' or 'cuda[:N]', got '",
+                     device, "'");
+          shape.device = device == "cpu" ? w8a8::Device::cpu()
+                                         : w8a8::Device::cuda(device.size() > 5 ? std::stoi(device.substr(5)) : 0);
+          return choice_dict(w8a8::choose_scaled_mm_backend(shape, mm_options(backend, accumulation)));
+        },
+        "m"_a, "n"_a, "k"_a, "scales"_a, "out_dtype"_a, "bias"_a, "device"_a, "backend"_a, "accumulation"_a);
   m.def("check_backend_name",
         [](const std::string& name) { return std::string(w8a8::backend_name(w8a8::backend_from_name(name))); });
 
@@ -326,10 +368,12 @@ NB_MODULE(_w8a8, m) {
   nb::class_<w8a8::Fp8LinearOp>(m, "Fp8LinearOp")
       .def("__init__",
            [](w8a8::Fp8LinearOp* self, bool act_quant_static, std::pair<int64_t, int64_t> gs,
-              std::optional<bool> pad_output, bool force_fp8_e4m3fnuz) {
-             new (self) w8a8::Fp8LinearOp(act_quant_static, group_shape(gs), pad_output, force_fp8_e4m3fnuz);
+              std::optional<bool> pad_output, bool force_fp8_e4m3fnuz, const std::string& accumulation) {
+             new (self) w8a8::Fp8LinearOp(act_quant_static, group_shape(gs), pad_output, force_fp8_e4m3fnuz,
+                                          accumulation_of(accumulation));
            },
-           "act_quant_static"_a, "act_quant_group_shape"_a, "pad_output"_a.none(), "force_fp8_e4m3fnuz"_a)
+           "act_quant_static"_a, "act_quant_group_shape"_a, "pad_output"_a.none(), "force_fp8_e4m3fnuz"_a,
+           "accumulation"_a = "default")
       .def("apply",
            [](const w8a8::Fp8LinearOp& op, const Arr& input, const Arr& weight, const Arr& weight_scale,
               const std::optional<std::string>& out_dtype, const OptArr& input_scale, const OptArr& input_scale_ub,
@@ -362,7 +406,40 @@ NB_MODULE(_w8a8, m) {
                    [](const w8a8::Fp8LinearOp& op) {
                      return std::make_pair(op.act_quant_group_shape().row, op.act_quant_group_shape().col);
                    })
-      .def_prop_ro("quant_fp8", [](const w8a8::Fp8LinearOp& op) { return op.quant_fp8(); });
+      .def_prop_ro("quant_fp8", [](const w8a8::Fp8LinearOp& op) { return op.quant_fp8(); })
+      .def_prop_ro("accumulation",
+                   [](const w8a8::Fp8LinearOp& op) { return std::string(w8a8::accumulation_name(op.accumulation())); });
+
+  nb::class_<w8a8::W8A8BlockFp8LinearOp>(m, "W8A8BlockFp8LinearOp")
+      .def("__init__",
+           [](w8a8::W8A8BlockFp8LinearOp* self, std::pair<int64_t, int64_t> weight_group_shape,
+              std::pair<int64_t, int64_t> act_quant_group_shape) {
+             new (self) w8a8::W8A8BlockFp8LinearOp(group_shape(weight_group_shape), group_shape(act_quant_group_shape));
+           },
+           "weight_group_shape"_a, "act_quant_group_shape"_a)
+      .def("apply",
+           [](const w8a8::W8A8BlockFp8LinearOp& op, const Arr& input, const Arr& weight, const Arr& weight_scale,
+              const OptArr& input_scale, const OptArr& bias, int fw, uintptr_t stream) {
+             return out_of(op.apply(view_of(input, "input"), view_of(weight, "weight"),
+                                    view_of(weight_scale, "weight_scale"), opt_view(input_scale, "input_scale"),
+                                    opt_view(bias, "bias"), to_stream(stream)),
+                           fw);
+           },
+           "input"_a, "weight"_a, "weight_scale"_a, "input_scale"_a.none(), "bias"_a.none(), "fw"_a, "stream"_a)
+      .def("apply_into",
+           [](const w8a8::W8A8BlockFp8LinearOp& op, const Arr& out, const Arr& input, const Arr& weight,
+              const Arr& weight_scale, const OptArr& bias, uintptr_t stream) {
+             op.apply_into(view_of(out, "out"), view_of(input, "input"), view_of(weight, "weight"),
+                           view_of(weight_scale, "weight_scale"), opt_view(bias, "bias"), to_stream(stream));
+           },
+           "out"_a, "input"_a, "weight"_a, "weight_scale"_a, "bias"_a.none(), "stream"_a)
+      .def_prop_ro("weight_group_shape",
+                   [](const w8a8::W8A8BlockFp8LinearOp& op) {
+                     return std::make_pair(op.weight_group_shape().row, op.weight_group_shape().col);
+                   })
+      .def_prop_ro("act_quant_group_shape", [](const w8a8::W8A8BlockFp8LinearOp& op) {
+        return std::make_pair(op.act_quant_group_shape().row, op.act_quant_group_shape().col);
+      });
 
   // ---- tensor-parallel sharding (CPU) --------------------------------------------------------------
   m.def("shard_weight",

@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import Callable, NamedTuple, Optional, Sequence
 
 from . import _w8a8
-from ._arrays import dtype_name, framework_of, from_raw, scalar_like, stream_of, to_raw
+from ._arrays import dtype_name, framework_of, from_raw, is_torch, scalar_like, stream_of, to_raw
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "GroupShape", "QuantFP8", "Fp8LinearOp", "scaled_fp8_quant", "per_token_group_quant_fp8", "per_block_quant_fp8",
+    "GroupShape", "QuantFP8", "Fp8LinearOp", "W8A8BlockFp8LinearOp", "ScaledMmChoice",
+    "choose_scaled_mm_backend_for_shape", "scaled_fp8_quant", "per_token_group_quant_fp8", "per_block_quant_fp8",
     "cutlass_scaled_mm", "scaled_mm", "scaled_mm_kernels", "choose_scaled_mm_backend", "dispatch_w8a8_scaled_mm",
     "requantize_with_max_scale", "convert_to_channelwise", "normalize_e4m3fn_to_e4m3fnuz", "per_tensor_dequantize",
     "all_close_1d", "cutlass_fp8_supported", "cutlass_block_fp8_supported", "cutlass_group_gemm_supported",
@@ -140,6 +141,24 @@ class QuantFP8:
                 f"num_token_padding={self.num_token_padding})")
 
 
+def _torch_cuda_output(input, n: int, out_dtype):
+    """For a torch CUDA input: the layer's output [..., n] from torch's caching allocator (the library's own
+    allocations are plain cudaMalloc / cudaFree, and cudaFree waits for the device); None otherwise or when the
+    output dtype is unknown here (FP8 input without out_dtype: the library raises its error)."""
+    if not (is_torch(input) and input.is_cuda) or input.dim() < 1:
+        return None
+    t = _torch_mod
+    if out_dtype is None:
+        if input.dtype in (t.float8_e4m3fn, t.float8_e4m3fnuz):
+            return None
+        out_dtype = input.dtype
+    try:
+        dt = out_dtype if isinstance(out_dtype, t.dtype) else getattr(t, dtype_name(out_dtype))
+    except (AttributeError, TypeError):
+        return None
+    return t.empty((*input.shape[:-1], int(n)), dtype=dt, device=input.device)
+
+
 # ---- scaled GEMM ---------------------------------------------------------------------------------------------
 def scaled_mm(a, b, scale_a, scale_b, out_dtype, bias=None, *, backend: str = "auto",
               accumulation: str = "default", kernel: str = ""):
@@ -147,6 +166,13 @@ def scaled_mm(a, b, scale_a, scale_b, out_dtype, bias=None, *, backend: str = "a
     "cublaslt", "unfused") and accumulation ("default", "promoted", "fast"). b is [K, N] column-major.
     kernel: one of scaled_mm_kernels(backend) (with optional knobs, "name:swizzle=4"), for tests and tuning."""
     scale_a, scale_b = scalar_like(scale_a, a), scalar_like(scale_b, a)
+    if is_torch(a) and a.is_cuda and a.dim() == 2 and not kernel:
+        out = _torch_cuda_output(a, b.shape[1], out_dtype)
+        if out is not None:  # torch's caching allocator
+            _w8a8.scaled_mm_into(to_raw(out, "out"), to_raw(a, "a"), to_raw(b, "b"), to_raw(scale_a, "scale_a"),
+                                 to_raw(scale_b, "scale_b"), to_raw(bias, "bias"), str(backend), str(accumulation),
+                                 stream_of(a))
+            return out
     return from_raw(_w8a8.scaled_mm(to_raw(a, "a"), to_raw(b, "b"), to_raw(scale_a, "scale_a"),
                                     to_raw(scale_b, "scale_b"), dtype_name(out_dtype), to_raw(bias, "bias"),
                                     str(backend), str(accumulation), framework_of(a), stream_of(a), str(kernel)))
@@ -166,12 +192,34 @@ def cutlass_scaled_mm(a, b, scale_a, scale_b, out_dtype, bias=None):
                                             framework_of(a), stream_of(a)))
 
 
+class ScaledMmChoice(NamedTuple):
+    """What scaled_mm runs for a problem: the one decision, made once per (device, problem) and cached."""
+
+    backend: str       # "cutlass", "cublaslt", "cpu", "unfused"
+    kernel: str        # the named configuration (cutlass), "" where the backend has none
+    knobs: str         # its non-default knobs ("swizzle=4,raster=n"), ""
+    accumulation: str  # "promoted" or "fast"
+    measured_us: float  # the measured time behind a table / tuning-cache choice, -1 where none
+    reason: str        # the problem and why (table row, times, fallback reason)
+
+
 def choose_scaled_mm_backend(out, a, b, scale_a, scale_b, bias=None, *, backend: str = "auto",
-                             accumulation: str = "default"):
-    """(backend name, reason): what scaled_mm would run for these arguments."""
-    return _w8a8.choose_scaled_mm_backend(to_raw(out, "out"), to_raw(a, "a"), to_raw(b, "b"),
-                                          to_raw(scale_a, "scale_a"), to_raw(scale_b, "scale_b"),
-                                          to_raw(bias, "bias"), str(backend), str(accumulation))
+                             accumulation: str = "default") -> ScaledMmChoice:
+    """What scaled_mm would run for these arguments, and why."""
+    scale_a, scale_b = scalar_like(scale_a, a), scalar_like(scale_b, a)
+    return ScaledMmChoice(**_w8a8.choose_scaled_mm_backend(
+        to_raw(out, "out"), to_raw(a, "a"), to_raw(b, "b"), to_raw(scale_a, "scale_a"), to_raw(scale_b, "scale_b"),
+        to_raw(bias, "bias"), str(backend), str(accumulation)))
+
+
+def choose_scaled_mm_backend_for_shape(m: int, n: int, k: int, scales: str = "token-channel",
+                                       out_dtype="bfloat16", bias: bool = False, device: str = "cuda", *,
+                                       backend: str = "auto", accumulation: str = "default") -> ScaledMmChoice:
+    """The same for a problem given by its shape (contiguous aligned operands): scales "tensor", "token-channel",
+    "mixed" (per-tensor a, per-channel b) or "block"; device "cpu" or "cuda[:N]". As `w8a8 info --shape`."""
+    return ScaledMmChoice(**_w8a8.choose_scaled_mm_backend_for_shape(
+        int(m), int(n), int(k), str(scales), dtype_name(out_dtype), bool(bias), str(device), str(backend),
+        str(accumulation)))
 
 
 def dispatch_w8a8_scaled_mm(preferred_backend: str, per_tensor_weights: bool,
@@ -197,13 +245,18 @@ def dispatch_w8a8_scaled_mm(preferred_backend: str, per_tensor_weights: bool,
 
 class Fp8LinearOp:
     """vLLM's Fp8LinearOp(act_quant_static, act_quant_group_shape=PER_TENSOR, pad_output=None,
-    force_fp8_e4m3fnuz=False); attributes preferred_backend, output_padding, quant_fp8; method apply."""
+    force_fp8_e4m3fnuz=False); attributes preferred_backend, output_padding, quant_fp8; method apply.
+    w8a8 adds accumulation: "promoted" (the default, torch's accuracy) or "fast" (Hopper FP8 fast accumulation)."""
 
     def __init__(self, act_quant_static: bool, act_quant_group_shape=GroupShape.PER_TENSOR,
-                 pad_output: Optional[bool] = None, force_fp8_e4m3fnuz: bool = False):
+                 pad_output: Optional[bool] = None, force_fp8_e4m3fnuz: bool = False, accumulation: str = "default"):
         self._op = _w8a8.Fp8LinearOp(bool(act_quant_static), _gs(act_quant_group_shape), pad_output,
-                                     bool(force_fp8_e4m3fnuz))
+                                     bool(force_fp8_e4m3fnuz), str(accumulation))
         self.quant_fp8 = QuantFP8(False, _op=self._op.quant_fp8)
+
+    @property
+    def accumulation(self) -> str:
+        return self._op.accumulation
 
     @property
     def preferred_backend(self) -> str:
@@ -227,10 +280,45 @@ class Fp8LinearOp:
         weight_scale = scalar_like(weight_scale, input)
         input_scale = scalar_like(input_scale, input)
         input_scale_ub = scalar_like(input_scale_ub, input)
+        out = _torch_cuda_output(input, weight.shape[1], out_dtype)
+        if out is not None:  # torch's caching allocator, and the graph-capturable entry
+            self._op.apply_into(to_raw(out, "out"), to_raw(input, "input"), to_raw(weight, "weight"),
+                                to_raw(weight_scale, "weight_scale"), to_raw(input_scale, "input_scale"),
+                                to_raw(input_scale_ub, "input_scale_ub"), to_raw(bias, "bias"), stream_of(input))
+            return out
         return from_raw(self._op.apply(to_raw(input, "input"), to_raw(weight, "weight"),
                                        to_raw(weight_scale, "weight_scale"),
                                        None if out_dtype is None else dtype_name(out_dtype),
                                        to_raw(input_scale, "input_scale"), to_raw(input_scale_ub, "input_scale_ub"),
+                                       to_raw(bias, "bias"), framework_of(input), stream_of(input)))
+
+
+class W8A8BlockFp8LinearOp:
+    """vLLM's W8A8BlockFp8LinearOp(weight_group_shape=(128, 128), act_quant_group_shape=(1, 128), ...): activations
+    quantized per 1 x 128 group, weight [N, K] in 128 x 128 blocks with weight_scale [ceil(N/128), K/128]."""
+
+    def __init__(self, weight_group_shape=GroupShape(128, 128), act_quant_group_shape=GroupShape(1, 128),
+                 cutlass_block_fp8_supported: bool = True, use_aiter_and_is_supported: bool = False):
+        self._op = _w8a8.W8A8BlockFp8LinearOp(_gs(weight_group_shape), _gs(act_quant_group_shape))
+
+    @property
+    def weight_group_shape(self) -> GroupShape:
+        return GroupShape(*self._op.weight_group_shape)
+
+    @property
+    def act_quant_group_shape(self) -> GroupShape:
+        return GroupShape(*self._op.act_quant_group_shape)
+
+    def apply(self, input, weight, weight_scale, input_scale=None, bias=None):
+        """input [..., K]; weight [N, K] FP8 (row-major, as checkpoints store it); weight_scale [ceil(N/128), K/128];
+        bias [N] of the input's dtype. Returns [..., N] in the input's dtype."""
+        out = _torch_cuda_output(input, weight.shape[0], None) if input_scale is None else None
+        if out is not None:
+            self._op.apply_into(to_raw(out, "out"), to_raw(input, "input"), to_raw(weight, "weight"),
+                                to_raw(weight_scale, "weight_scale"), to_raw(bias, "bias"), stream_of(input))
+            return out
+        return from_raw(self._op.apply(to_raw(input, "input"), to_raw(weight, "weight"),
+                                       to_raw(weight_scale, "weight_scale"), to_raw(input_scale, "input_scale"),
                                        to_raw(bias, "bias"), framework_of(input), stream_of(input)))
 
 

@@ -21,15 +21,16 @@ _lib = "w8a8"
 
 @torch.library.custom_op(f"{_lib}::scaled_mm", mutates_args=())
 def scaled_mm(a: torch.Tensor, b: torch.Tensor, scale_a: torch.Tensor, scale_b: torch.Tensor,
-              out_dtype: torch.dtype, bias: Optional[torch.Tensor] = None, backend: str = "auto") -> torch.Tensor:
+              out_dtype: torch.dtype, bias: Optional[torch.Tensor] = None, backend: str = "auto",
+              accumulation: str = "default") -> torch.Tensor:
     out = torch.empty((a.shape[0], b.shape[1]), dtype=out_dtype, device=a.device)
     _w8a8.scaled_mm_into(to_raw(out), to_raw(a), to_raw(b), to_raw(scale_a), to_raw(scale_b), to_raw(bias),
-                         backend, "default", stream_of(a))
+                         backend, accumulation, stream_of(a))
     return out
 
 
 @scaled_mm.register_fake
-def _(a, b, scale_a, scale_b, out_dtype, bias=None, backend="auto"):
+def _(a, b, scale_a, scale_b, out_dtype, bias=None, backend="auto", accumulation="default"):
     return a.new_empty((a.shape[0], b.shape[1]), dtype=out_dtype)
 
 
@@ -100,14 +101,16 @@ def _(x, group_size, eps=1e-10, column_major_scales=False, use_ue8m0=False):
 @torch.library.custom_op(f"{_lib}::fp8_linear", mutates_args=())
 def fp8_linear(input: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Tensor,
                input_scale: Optional[torch.Tensor], bias: Optional[torch.Tensor], act_quant_static: bool,
-               group_shape: List[int], out_dtype: Optional[torch.dtype] = None) -> torch.Tensor:
-    """Fp8LinearOp(act_quant_static, group_shape).apply(input, weight, ...); weight [K, N] column-major."""
+               group_shape: List[int], out_dtype: Optional[torch.dtype] = None,
+               accumulation: str = "default") -> torch.Tensor:
+    """Fp8LinearOp(act_quant_static, group_shape, accumulation=...).apply(input, weight, ...); weight [K, N]
+    column-major."""
     from . import Fp8LinearOp
 
-    op = _op_cache.get((act_quant_static, tuple(group_shape)))
+    key = (act_quant_static, tuple(group_shape), accumulation)
+    op = _op_cache.get(key)
     if op is None:
-        op = _op_cache.setdefault((act_quant_static, tuple(group_shape)),
-                                  Fp8LinearOp(act_quant_static, tuple(group_shape)))
+        op = _op_cache.setdefault(key, Fp8LinearOp(act_quant_static, tuple(group_shape), accumulation=accumulation))
     if input.dtype in (torch.float8_e4m3fn, torch.float8_e4m3fnuz) and out_dtype is None:
         raise ValueError("out_dtype: required when input is already FP8, got None")
     out = torch.empty((*input.shape[:-1], weight.shape[1]), dtype=out_dtype or input.dtype, device=input.device)
@@ -122,10 +125,33 @@ _op_cache: dict = {}
 
 
 @fp8_linear.register_fake
-def _(input, weight, weight_scale, input_scale, bias, act_quant_static, group_shape, out_dtype=None):
+def _(input, weight, weight_scale, input_scale, bias, act_quant_static, group_shape, out_dtype=None,
+      accumulation="default"):
     if input.dtype in (torch.float8_e4m3fn, torch.float8_e4m3fnuz) and out_dtype is None:
         raise ValueError("out_dtype: required when input is already FP8, got None")
     return input.new_empty((*input.shape[:-1], weight.shape[1]), dtype=out_dtype or input.dtype)
 
 
-__all__ = ["scaled_mm", "scaled_fp8_quant", "per_token_group_quant_fp8", "fp8_linear", "dtype_name"]
+@torch.library.custom_op(f"{_lib}::fp8_block_linear", mutates_args=())
+def fp8_block_linear(input: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Tensor,
+                     bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """W8A8BlockFp8LinearOp().apply(input, weight, weight_scale, bias=bias): weight [N, K] FP8 in 128 x 128 blocks,
+    weight_scale [ceil(N/128), K/128], activations quantized per 1 x 128 group; output in the input's dtype."""
+    from . import W8A8BlockFp8LinearOp
+
+    op = _op_cache.get("block")
+    if op is None:
+        op = _op_cache.setdefault("block", W8A8BlockFp8LinearOp())
+    out = torch.empty((*input.shape[:-1], weight.shape[0]), dtype=input.dtype, device=input.device)
+    op._op.apply_into(to_raw(out, "out"), to_raw(input, "input"), to_raw(weight, "weight"),
+                      to_raw(weight_scale, "weight_scale"), to_raw(bias, "bias"), stream_of(input))
+    return out
+
+
+@fp8_block_linear.register_fake
+def _(input, weight, weight_scale, bias):
+    return input.new_empty((*input.shape[:-1], weight.shape[0]))
+
+
+__all__ = ["scaled_mm", "scaled_fp8_quant", "per_token_group_quant_fp8", "fp8_linear", "fp8_block_linear",
+           "dtype_name"]

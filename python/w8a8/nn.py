@@ -1,7 +1,9 @@
-"""w8a8.nn.Fp8Linear: a drop-in FP8 W8A8 replacement for torch.nn.Linear, running vLLM's Fp8LinearOp.
+"""w8a8.nn.Fp8Linear: a drop-in FP8 W8A8 replacement for torch.nn.Linear, running vLLM's Fp8LinearOp (or, for
+128 x 128 weight blocks, W8A8BlockFp8LinearOp).
 
-Needs torch. Build it from an nn.Linear (weights quantized per channel here) or from an FP8 checkpoint's tensors
-(`X.weight` e4m3fn [N, K], `X.weight_scale` [1] or [N, 1], optional `X.input_scale` [1] for static activations).
+Needs torch. Build it from an nn.Linear (weights quantized per channel, per tensor or in 128 x 128 blocks here) or
+from an FP8 checkpoint's tensors (`X.weight` e4m3fn [N, K], `X.weight_scale` [1], [N, 1] or [ceil(N/128), K/128],
+optional `X.input_scale` [1] for static activations).
 """
 
 from __future__ import annotations
@@ -10,37 +12,59 @@ from typing import Optional
 
 import torch
 
-from . import GroupShape, scaled_fp8_quant, shard_weight
+from . import GroupShape, per_block_quant_fp8, scaled_fp8_quant, shard_weight
 from . import _torch  # noqa: F401  (registers torch.ops.w8a8.*)
 
 
 class Fp8Linear(torch.nn.Module):
     def __init__(self, weight: torch.Tensor, weight_scale: torch.Tensor, bias: Optional[torch.Tensor] = None,
                  input_scale: Optional[torch.Tensor] = None, act_quant_group_shape=None,
-                 out_dtype: Optional[torch.dtype] = None):
+                 out_dtype: Optional[torch.dtype] = None, accumulation: str = "default",
+                 weight_block_size=None):
         super().__init__()
         if weight.dtype not in (torch.float8_e4m3fn, torch.float8_e4m3fnuz) or weight.dim() != 2:
             raise TypeError(f"weight: expected a 2-D FP8 [N, K] tensor, got {weight.dtype} {tuple(weight.shape)}")
         self.out_features, self.in_features = weight.shape
+        n, k = weight.shape
+        block_shape = (-(-n // 128), -(-k // 128))
+        # 128 x 128 blocks: named, or told by the scale's shape ([N, 1] is per channel).
+        self.block = weight_block_size is not None or (
+            weight_scale.dim() == 2 and tuple(weight_scale.shape) == block_shape and block_shape != (n, 1))
+        if weight_block_size is not None and tuple(weight_block_size) != (128, 128):
+            raise ValueError(f"weight_block_size: expected (128, 128), got {tuple(weight_block_size)}")
+        if self.block and (tuple(weight_scale.shape) != block_shape or input_scale is not None):
+            raise ValueError(f"weight_scale: expected [ceil(N/128), ceil(K/128)] = {list(block_shape)} and no "
+                             f"input_scale for 128 x 128 blocks, got {list(weight_scale.shape)}")
         self.register_buffer("weight", weight.contiguous())
         ws = weight_scale.to(torch.float32)
-        self.register_buffer("weight_scale", ws.reshape(-1, 1) if ws.numel() > 1 else ws.reshape(1))
+        if self.block:
+            ws = ws.contiguous()
+        else:
+            ws = ws.reshape(-1, 1) if ws.numel() > 1 else ws.reshape(1)
+        self.register_buffer("weight_scale", ws)
+        self.accumulation = accumulation
         self.register_buffer("bias", bias)
         self.register_buffer("input_scale", None if input_scale is None else input_scale.to(torch.float32).reshape(1))
         self.act_quant_static = input_scale is not None
         if act_quant_group_shape is None:
-            act_quant_group_shape = GroupShape.PER_TENSOR if self.act_quant_static else GroupShape.PER_TOKEN
+            act_quant_group_shape = (GroupShape(1, 128) if self.block else
+                                     GroupShape.PER_TENSOR if self.act_quant_static else GroupShape.PER_TOKEN)
         self.act_quant_group_shape = GroupShape(*act_quant_group_shape)
         self.out_dtype = out_dtype
 
     @classmethod
-    def from_linear(cls, linear: torch.nn.Linear, per_channel: bool = True) -> "Fp8Linear":
-        """Quantize an nn.Linear's weight (per output channel, or per tensor) for dynamic activations."""
+    def from_linear(cls, linear: torch.nn.Linear, per_channel: bool = True, *, block: bool = False,
+                    accumulation: str = "default") -> "Fp8Linear":
+        """Quantize an nn.Linear's weight (per output channel, per tensor, or in 128 x 128 blocks with block=True)
+        for dynamic activations (per token, per tensor, or per 1 x 128 group)."""
         w = linear.weight.detach()
         w = w if w.dtype in (torch.bfloat16, torch.float16, torch.float32) else w.float()
-        wq, ws = scaled_fp8_quant(w.contiguous(), use_per_token_if_dynamic=per_channel)
+        if block:
+            wq, ws = per_block_quant_fp8(w.contiguous())
+        else:
+            wq, ws = scaled_fp8_quant(w.contiguous(), use_per_token_if_dynamic=per_channel)
         bias = None if linear.bias is None else linear.bias.detach()
-        return cls(wq, ws, bias)
+        return cls(wq, ws, bias, accumulation=accumulation, weight_block_size=(128, 128) if block else None)
 
     @classmethod
     def from_checkpoint(cls, weight, weight_scale, bias=None, input_scale=None) -> "Fp8Linear":
@@ -51,12 +75,17 @@ class Fp8Linear(torch.nn.Module):
         bias = self.bias
         if bias is not None and bias.dtype != (self.out_dtype or x.dtype):
             bias = bias.to(self.out_dtype or x.dtype)
+        if self.block:
+            y = torch.ops.w8a8.fp8_block_linear(x, self.weight, self.weight_scale, bias)
+            return y if self.out_dtype is None else y.to(self.out_dtype)
         return torch.ops.w8a8.fp8_linear(x, self.weight.t(), self.weight_scale, self.input_scale, bias,
-                                         self.act_quant_static, list(self.act_quant_group_shape), self.out_dtype)
+                                         self.act_quant_static, list(self.act_quant_group_shape), self.out_dtype,
+                                         self.accumulation)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"static={self.act_quant_static}, group_shape={tuple(self.act_quant_group_shape)}")
+                f"static={self.act_quant_static}, group_shape={tuple(self.act_quant_group_shape)}"
+                + (", weight blocks 128x128" if self.block else f", accumulation={self.accumulation}"))
 
 
 class ParallelFp8Linear(Fp8Linear):
@@ -105,11 +134,12 @@ class ParallelFp8Linear(Fp8Linear):
         return f"{self.kind}-parallel, gather_output={self.gather_output}, " + super().extra_repr()
 
 
-def swap_linears(module: torch.nn.Module, per_channel: bool = True) -> torch.nn.Module:
+def swap_linears(module: torch.nn.Module, per_channel: bool = True, *, block: bool = False,
+                 accumulation: str = "default") -> torch.nn.Module:
     """Replace every nn.Linear below module by Fp8Linear.from_linear (in place); returns module."""
     for name, child in module.named_children():
         if isinstance(child, torch.nn.Linear):
-            setattr(module, name, Fp8Linear.from_linear(child, per_channel))
+            setattr(module, name, Fp8Linear.from_linear(child, per_channel, block=block, accumulation=accumulation))
         else:
-            swap_linears(child, per_channel)
+            swap_linears(child, per_channel, block=block, accumulation=accumulation)
     return module

@@ -67,7 +67,8 @@ def test_blockwise():
 def test_choose_backend():
     a, w, b = operands(4, 16, 32)
     sa, sb = scales("tt", 4, 16)
-    name, reason = w8a8.choose_scaled_mm_backend(np.empty((4, 16), np.float32), a, b, sa, sb)
+    choice = w8a8.choose_scaled_mm_backend(np.empty((4, 16), np.float32), a, b, sa, sb)
+    name, reason = choice.backend, choice.reason
     assert name == "cpu" and reason
 
 

@@ -126,3 +126,71 @@ def test_scaled_mm_matches_torch_scaled_mm(m, pairing):
 def test_errors_map_for_torch():
     with pytest.raises(ValueError, match="scale_ub"):
         w8a8.scaled_fp8_quant(torch.randn(2, 16), scale_ub=torch.ones(1))
+
+
+def block_reference(x, wq, ws):
+    """float64 reference of the block linear layer: 1 x 128 activation groups (spec section 2), 128 x 128 blocks."""
+    m, k = x.shape
+    g = x.double().view(m, k // 128, 128)
+    s = (g.abs().amax(-1, keepdim=True).float().clamp(min=1e-10) / 448).double()
+    xq = (g.float() * (1 / s.float())).clamp(-448, 448).to(torch.float8_e4m3fn).double() * s
+    w = wq.double() * ws.double().repeat_interleave(128, 0)[: wq.shape[0]].repeat_interleave(128, 1)
+    return xq.view(m, k) @ w.t()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("m", [1, 3, 4, 17])
+def test_block_linear_op_module_and_library_op(device, m):
+    lin = torch.nn.Linear(256, 272, dtype=torch.bfloat16, device=device)
+    fl = w8a8.nn.Fp8Linear.from_linear(lin, block=True)
+    assert fl.block and fl.weight_scale.shape == (3, 2)
+    x = torch.randn(m, 256, dtype=torch.bfloat16, device=device)
+    ref = block_reference(x, fl.weight, fl.weight_scale) + fl.bias.double()
+    y = fl(x)
+    assert y.shape == (m, 272) and y.dtype == torch.bfloat16 and rel(y, ref) <= 4e-3
+    op = w8a8.W8A8BlockFp8LinearOp()
+    assert op.weight_group_shape == (128, 128) and op.act_quant_group_shape == (1, 128)
+    y2 = op.apply(x, fl.weight, fl.weight_scale, bias=fl.bias)
+    torch.testing.assert_close(y2, y, rtol=0, atol=0)
+    y3 = torch.ops.w8a8.fp8_block_linear(x.view(1, m, 256), fl.weight, fl.weight_scale, None)
+    assert y3.shape == (1, m, 272) and rel(y3.view(m, 272), block_reference(x, fl.weight, fl.weight_scale)) <= 4e-3
+    with pytest.raises(ValueError, match="weight_group_shape"):
+        w8a8.W8A8BlockFp8LinearOp(weight_group_shape=(64, 64))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_accumulation_reaches_op_and_module(device):
+    lin = torch.nn.Linear(512, 64, dtype=torch.bfloat16, device=device)
+    x = torch.randn(8, 512, dtype=torch.bfloat16, device=device)
+    for acc in ("default", "promoted", "fast"):
+        op = w8a8.Fp8LinearOp(False, w8a8.GroupShape.PER_TOKEN, accumulation=acc)
+        assert op.accumulation == ("fast" if acc == "fast" else "promoted")
+        fl = w8a8.nn.Fp8Linear.from_linear(lin, accumulation=acc)
+        assert rel(fl(x), lin(x).detach()) <= 6e-2
+        y = op.apply(x, fl.weight.t(), fl.weight_scale, bias=fl.bias)
+        torch.testing.assert_close(y, fl(x), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="accumulation"):
+        w8a8.Fp8LinearOp(False, accumulation="fastest")
+
+
+def test_choice_by_shape_says_what_runs():
+    c = w8a8.choose_scaled_mm_backend_for_shape(4, 256, 512, "token-channel", device="cpu")
+    assert c.backend == "cpu" and c.accumulation == "promoted" and "M=4 N=256 K=512" in c.reason
+    if "cuda" in DEVICES and w8a8.cutlass_fp8_supported():
+        for scales in ("tensor", "token-channel", "mixed"):
+            c = w8a8.choose_scaled_mm_backend_for_shape(4096, 8192, 8192, scales, accumulation="fast")
+            assert c.backend in ("cutlass", "cublaslt") and c.accumulation == "fast", c
+    with pytest.raises(ValueError, match="scales"):
+        w8a8.choose_scaled_mm_backend_for_shape(4, 256, 512, "rows")
+
+
+@pytest.mark.skipif("cuda" not in DEVICES, reason="needs a CUDA device and a CUDA build")
+def test_capabilities_on_the_device():
+    caps = w8a8.capabilities()
+    major, minor = torch.cuda.get_device_capability()
+    if major * 10 + minor >= 89:
+        assert w8a8.cutlass_fp8_supported(), caps
+        assert w8a8.Fp8LinearOp(False, w8a8.GroupShape.PER_TOKEN).preferred_backend == "cutlass"
+    if major * 10 + minor == 90:
+        assert w8a8.cutlass_block_fp8_supported(), caps
+    assert not w8a8.cutlass_group_gemm_supported() and not w8a8.sparse_cutlass_supported()
