@@ -3,8 +3,11 @@
 # compute-sanitizer (memcheck, racecheck) over them, check the SASS of the GEMM kernels, then the
 # benchmarks (w8a8-bench and torch in the same run). Logs land in $OUT; the summary table is last.
 #
-#   run on the device:  bash scripts/device-check.sh [tests|sanitize|pkg|quick|quant|full|tune|explore|time]
-#   (tests: GPU + Python package tests, no benchmarks; sanitize: GPU tests and compute-sanitizer only;
+#   run on the device:  bash scripts/device-check.sh [layer|tests|sanitize|pkg|quick|quant|full|tune|explore|time]
+#   (layer: one build through `pip install .` (the package users get, with the C++ tests in the same tree), the GPU
+#    tests (GPU_TESTS: a gtest filter), the package's tests, compute-sanitizer when SANITIZE=1, then
+#    bench/layer_vs_torch.py with $LAYER_ARGS (the layer as users call it against torch, same process);
+#    tests: GPU + Python package tests, no benchmarks; sanitize: GPU tests and compute-sanitizer only;
 #    pkg: build, GPU and Python package tests; quick: decode shapes;
 #    quant: quantization only; full: everything; tune: time the cutlass configurations and write the
 #    selection table to $OUT/selection_table.inc (TUNE_SHAPES=large: only M >= 1024, the other rows from the
@@ -41,6 +44,38 @@ step() {  # step NAME COMMAND...: runs, logs to $LOGS/NAME.log (all appended to 
 }
 
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw,power.limit,temperature.gpu --format=csv > "$LOGS/gpu.txt"
+if [ "$mode" = layer ]; then
+  preload="$(g++ -print-file-name=libstdc++.so.6)"
+  cutlass=OFF
+  [ -f third_party/cutlass/include/cutlass/cutlass.h ] && cutlass=ON
+  # The package as users install it; its build tree also holds the C++ tests and benchmarks (build/device).
+  step pip-install env CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" python3 -m pip install -v --no-build-isolation --no-deps \
+    --no-cache-dir -C build-dir=build/device -C cmake.define.W8A8_CUDA=ON -C cmake.define.W8A8_CUTLASS=$cutlass \
+    -C cmake.define.W8A8_BUILD_TESTS=ON -C cmake.define.W8A8_BUILD_BENCH=ON -C cmake.define.W8A8_PY_STUBS=OFF ./
+  grep -E "Built target|Linking" "$LOGS/pip-install.log" | tail -n 2
+  if [ "${GPU_TESTS:-}" != skip ]; then
+    step gpu-tests build/device/tests/w8a8_gpu_tests --gtest_filter="${GPU_TESTS:-*}"
+    step py-tests env LD_PRELOAD="$preload" python3 -m pytest -q -x -rs tests/python/pkg
+  fi
+  if [ -n "${SANITIZE:-}" ]; then
+    step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 build/device/tests/w8a8_gpu_tests \
+      --gtest_filter="${SANITIZE_TESTS:-GpuLinear.*:GpuBlockLinear.*:GpuDispatch*:GpuWeights.*:GpuScaledMm.Blockwise*}"
+    step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 build/device/tests/w8a8_gpu_tests \
+      --gtest_filter="${SANITIZE_TESTS:-GpuLinear.*:GpuBlockLinear.*:GpuDispatch*:GpuWeights.*:GpuScaledMm.Blockwise*}"
+  fi
+  if [ -n "${LAYER_ARGS:-}" ]; then
+    # shellcheck disable=SC2086
+    LD_PRELOAD="$preload" timeout "${LAYER_SECONDS:-400}" python3 bench/layer_vs_torch.py --json "$OUT/layer.json" \
+      $LAYER_ARGS 2>"$LOGS/layer.err" | tee "$OUT/layer.txt"
+    tail -n 5 "$LOGS/layer.err"
+  fi
+  cat "$LOGS/gpu.txt"
+  grep -h -E "^\[  (PASSED|FAILED) |ERROR SUMMARY|passed|failed" "$LOGS"/gpu-tests.log "$LOGS"/py-tests.log \
+    "$LOGS"/memcheck.log "$LOGS"/racecheck.log 2>/dev/null | tail -n 12
+  cp "$OUT/device.log" "$OUT/device-full.log" 2>/dev/null
+  printf '%s\n' "${summary[@]}"
+  exit 0
+fi
 # w8a8's own Hopper kernels when the CUTLASS headers came along (carry third_party/cutlass).
 cutlass_flag=-DW8A8_CUTLASS=OFF
 [ -f third_party/cutlass/include/cutlass/cutlass.h ] && cutlass_flag=-DW8A8_CUTLASS=ON
