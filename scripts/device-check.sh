@@ -6,7 +6,9 @@
 #   run on the device:  bash scripts/device-check.sh [layer|tests|sanitize|pkg|quick|quant|full|tune|explore|time]
 #   (layer: one build through `pip install .` (the package users get, with the C++ tests in the same tree), the GPU
 #    tests (GPU_TESTS: a gtest filter), the package's tests, compute-sanitizer when SANITIZE=1, then
-#    bench/layer_vs_torch.py with $LAYER_ARGS (the layer as users call it against torch, same process);
+#    TUNE=1: w8a8.tune_scaled_mm over the benchmark grid into build/tune-cache.json; then
+#    bench/layer_vs_torch.py with $LAYER_ARGS (the layer as users call it against torch, same process; with
+#    W8A8_TUNE_CACHE=build/tune-cache.json it runs on the tuned choices);
 #    tests: GPU + Python package tests, no benchmarks; sanitize: GPU tests and compute-sanitizer only;
 #    pkg: build, GPU and Python package tests; quick: decode shapes;
 #    quant: quantization only; full: everything; tune: time the cutlass configurations and write the
@@ -62,6 +64,17 @@ if [ "$mode" = layer ]; then
       --gtest_filter="${SANITIZE_TESTS:-GpuLinear.*:GpuBlockLinear.*:GpuDispatch*:GpuWeights.*:GpuScaledMm.Blockwise*}"
     step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 build/device/tests/w8a8_gpu_tests \
       --gtest_filter="${SANITIZE_TESTS:-GpuLinear.*:GpuBlockLinear.*:GpuDispatch*:GpuWeights.*:GpuScaledMm.Blockwise*}"
+  fi
+  if [ -n "${TUNE:-}" ]; then
+    # `w8a8 tune` over the benchmark grid (Python entry: the package's build has no CLI): the cache the chooser
+    # reads (build/tune-cache.json, kept for the next call) and every measurement (the checked-in table's input).
+    step tune env LD_PRELOAD="$preload" timeout "${TUNE_SECONDS:-420}" python3 -c "import w8a8, json, sys
+r = w8a8.tune_scaled_mm(cache_path='build/tune-cache.json', measurements_path='$OUT/tune-measurements.json',
+                        reps=int('${TUNE_REPS:-8}'))
+own = sum(c['kernel'] != 'cublaslt' for c in r['chosen'])
+print(r['device'], len(r['chosen']), 'choices,', own, 'own kernels,', r['measurements'], 'measurements')"
+    cp build/tune-cache.json "$OUT/tune-cache.json" 2>/dev/null
+    tail -n 2 "$LOGS/tune.log"
   fi
   if [ -n "${LAYER_ARGS:-}" ]; then
     # shellcheck disable=SC2086

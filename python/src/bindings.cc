@@ -14,6 +14,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -26,6 +27,7 @@
 #include "w8a8/quant.h"
 #include "w8a8/scaled_mm.h"
 #include "w8a8/tensor.h"
+#include "w8a8/tune.h"
 #include "w8a8/weights.h"
 #include "w8a8/parallel.h"
 #include "w8a8/checkpoint.h"
@@ -342,6 +344,52 @@ NB_MODULE(_w8a8, m) {
           return choice_dict(w8a8::choose_scaled_mm_backend(shape, mm_options(backend, accumulation)));
         },
         "m"_a, "n"_a, "k"_a, "scales"_a, "out_dtype"_a, "bias"_a, "device"_a, "backend"_a, "accumulation"_a);
+  m.def("tune_scaled_mm",
+        [](const std::vector<std::tuple<int64_t, int64_t, int64_t>>& shapes, const std::string& cache_path,
+           const std::string& measurements_path, int reps, bool promoted, bool fast, bool per_tensor, bool rowwise,
+           bool verbose, int device) {
+          w8a8::TuneOptions o;
+          for (const auto& [m_, n, k] : shapes) o.shapes.push_back({m_, n, k});
+          o.cache_path = cache_path;
+          o.measurements_path = measurements_path;
+          o.reps = reps;
+          o.promoted = promoted;
+          o.fast = fast;
+          o.per_tensor = per_tensor;
+          o.rowwise = rowwise;
+          if (verbose) o.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+          w8a8::TuneResult r;
+          {
+            nb::gil_scoped_release release;
+            r = w8a8::tune_scaled_mm(o, device);
+          }
+          nb::list chosen;
+          for (const w8a8::TuneRow& row : r.chosen) {
+            nb::dict d;
+            d["M"] = row.m;
+            d["N"] = row.n;
+            d["K"] = row.k;
+            d["accumulation"] = row.fast ? "fast" : "promoted";
+            d["scales"] = row.vec ? "token-channel" : "tensor";
+            d["kernel"] = row.kernel;
+            d["us"] = row.us;
+            d["alt_us"] = row.alt_us;
+            chosen.append(d);
+          }
+          nb::dict out;
+          out["device"] = r.device;
+          out["cache_path"] = r.cache_path;
+          out["chosen"] = chosen;
+          out["measurements"] = r.measured.size();
+          return out;
+        },
+        "shapes"_a, "cache_path"_a, "measurements_path"_a, "reps"_a, "promoted"_a, "fast"_a, "per_tensor"_a,
+        "rowwise"_a, "verbose"_a, "device"_a);
+  m.def("tune_grid", [] {
+    std::vector<std::tuple<int64_t, int64_t, int64_t>> g;
+    for (const w8a8::TuneShape& s : w8a8::tune_grid()) g.emplace_back(s.m, s.n, s.k);
+    return g;
+  });
   m.def("check_backend_name",
         [](const std::string& name) { return std::string(w8a8::backend_name(w8a8::backend_from_name(name))); });
 

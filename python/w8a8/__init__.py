@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GroupShape", "QuantFP8", "Fp8LinearOp", "W8A8BlockFp8LinearOp", "ScaledMmChoice",
-    "choose_scaled_mm_backend_for_shape", "scaled_fp8_quant", "per_token_group_quant_fp8", "per_block_quant_fp8",
+    "choose_scaled_mm_backend_for_shape", "tune_scaled_mm", "tune_grid", "scaled_fp8_quant", "per_token_group_quant_fp8", "per_block_quant_fp8",
     "cutlass_scaled_mm", "scaled_mm", "scaled_mm_kernels", "choose_scaled_mm_backend", "dispatch_w8a8_scaled_mm",
     "requantize_with_max_scale", "convert_to_channelwise", "normalize_e4m3fn_to_e4m3fnuz", "per_tensor_dequantize",
     "all_close_1d", "cutlass_fp8_supported", "cutlass_block_fp8_supported", "cutlass_group_gemm_supported",
@@ -220,6 +220,24 @@ def choose_scaled_mm_backend_for_shape(m: int, n: int, k: int, scales: str = "to
     return ScaledMmChoice(**_w8a8.choose_scaled_mm_backend_for_shape(
         int(m), int(n), int(k), str(scales), dtype_name(out_dtype), bool(bias), str(device), str(backend),
         str(accumulation)))
+
+
+def tune_scaled_mm(shapes=None, cache_path: Optional[str] = None, measurements_path: Optional[str] = None, *,
+                   reps: int = 10, accumulations=("promoted", "fast"), scales=("tensor", "token-channel"),
+                   verbose: bool = True, device: int = 0) -> dict:
+    """`w8a8 tune`: time cuBLASLt and w8a8's kernel configurations on this device over `shapes` ([(M, N, K)];
+    None: tune_grid(), the benchmark's Llama / DeepSeek grid) and write the chooser's cache (cache_path, default
+    $W8A8_TUNE_CACHE or ~/.cache/w8a8/tune.json), read by processes started afterwards. Returns the device, the
+    cache path, the chosen row per (shape, accumulation, scales) and the number of measurements."""
+    shapes = tune_grid() if shapes is None else [tuple(int(v) for v in s) for s in shapes]
+    return _w8a8.tune_scaled_mm(shapes, cache_path or "", measurements_path or "", int(reps),
+                                "promoted" in accumulations, "fast" in accumulations, "tensor" in scales,
+                                "token-channel" in scales, bool(verbose), int(device))
+
+
+def tune_grid():
+    """[(M, N, K)]: Llama-3 8B/70B and DeepSeek-V3 (N, K), M from 1 to 8192 (bench/layer_vs_torch.py's grid)."""
+    return list(_w8a8.tune_grid())
 
 
 def dispatch_w8a8_scaled_mm(preferred_backend: str, per_tensor_weights: bool,

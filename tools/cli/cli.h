@@ -30,6 +30,7 @@ void register_quantize(CLI::App& app, Runner& run);
 void register_inspect(CLI::App& app, Runner& run);
 void register_info(CLI::App& app, Runner& run);
 void register_shard(CLI::App& app, Runner& run);
+void register_tune(CLI::App& app, Runner& run);
 
 // When `cmd` is the subcommand parsed: its --json flag (args->json) becomes g_json, and `run` calls fn(*args).
 template <class Args, class Fn>

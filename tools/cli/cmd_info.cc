@@ -2,6 +2,9 @@
 #include <cstdio>
 #include <memory>
 #include <thread>
+#include <tuple>
+
+#include "w8a8/error.h"
 
 #include "cli.h"
 #include "w8a8/dispatch.h"
@@ -15,19 +18,82 @@ namespace {
 
 struct InfoArgs {
   bool json = false;
+  std::string shape;              // "M,N,K": what runs for this problem, and why
+  std::string scales = "token-channel";
+  std::string out = "bfloat16";
+  std::string accumulation = "default";
+  std::string device;             // "cpu" or "cuda[:N]"; default: the GPU where there is one
 };
+
+// `--scales` names, as the Python package's choose_scaled_mm_backend_for_shape takes them.
+std::pair<ScaleKind, ScaleKind> scale_kinds(const std::string& s) {
+  if (s == "tensor") return {ScaleKind::kPerTensor, ScaleKind::kPerTensor};
+  if (s == "token-channel") return {ScaleKind::kPerToken, ScaleKind::kPerChannel};
+  if (s == "mixed") return {ScaleKind::kPerTensor, ScaleKind::kPerChannel};
+  if (s == "block") return {ScaleKind::kBlock, ScaleKind::kBlock};
+  W8A8_FAIL(ErrorKind::kValue, "--scales: expected tensor, token-channel, mixed or block, got '", s, "'");
+}
+
+nlohmann::json choice_json(const BackendChoice& c) {
+  return {{"backend", backend_name(c.backend)}, {"kernel", c.kernel}, {"knobs", c.knobs},
+          {"accumulation", accumulation_name(c.accumulation)}, {"measured_us", c.measured_us}, {"reason", c.reason}};
+}
+
+// `w8a8 info --shape M,N,K`: the one decision for that problem (and which of vLLM's strategies the op names).
+int run_shape(const InfoArgs& a) {
+  ScaledMmShape shape;
+  char extra = 0;
+  W8A8_CHECK(std::sscanf(a.shape.c_str(), "%ld,%ld,%ld%c", &shape.m, &shape.n, &shape.k, &extra) == 3,
+             "--shape: expected M,N,K, got '", a.shape, "'");
+  std::tie(shape.scale_a, shape.scale_b) = scale_kinds(a.scales);
+  shape.out_dtype = dtype_from_name(a.out == "bf16" ? "bfloat16" : a.out == "fp16" ? "float16"
+                                                                 : a.out == "fp32" ? "float32" : a.out);
+  const Platform& p = current_platform();
+  const std::string dev = a.device.empty() ? (p.is_cuda ? "cuda" : "cpu") : a.device;
+  W8A8_CHECK(dev == "cpu" || dev.rfind("cuda", 0) == 0, "--device: expected cpu or cuda[:N], got '", dev, "'");
+  shape.device = dev == "cpu" ? Device::cpu() : Device::cuda(dev.size() > 5 ? std::stoi(dev.substr(5)) : 0);
+  ScaledMmOptions options;
+  if (a.accumulation == "promoted") options.accumulation = Accumulation::kPromoted;
+  else if (a.accumulation == "fast") options.accumulation = Accumulation::kFast;
+  else W8A8_CHECK(a.accumulation == "default", "--accumulation: expected default, promoted or fast, got '",
+                  a.accumulation, "'");
+  const BackendChoice c = choose_scaled_mm_backend(shape, options);
+  std::string strategy = "W8A8BlockFp8LinearOp";
+  if (shape.scale_a != ScaleKind::kBlock) {
+    const Fp8LinearOp op(false, shape.scale_a == ScaleKind::kPerToken ? PER_TOKEN : PER_TENSOR);
+    strategy = scaled_mm_fn_name(dispatch_w8a8_scaled_mm(op.preferred_backend(),
+                                                         shape.scale_b == ScaleKind::kPerTensor,
+                                                         shape.scale_a == ScaleKind::kPerTensor));
+  }
+  if (a.json) {
+    print_json({{"shape", {{"M", shape.m}, {"N", shape.n}, {"K", shape.k}}}, {"scales", a.scales},
+                {"out", dtype_name(shape.out_dtype)}, {"device", shape.device.str()},
+                {"fp8_linear_strategy", strategy}, {"choice", choice_json(c)}});
+    return kExitOk;
+  }
+  std::printf("M=%ld N=%ld K=%ld, %s scales, %s out, on %s\n", long(shape.m), long(shape.n), long(shape.k),
+              a.scales.c_str(), dtype_name(shape.out_dtype), shape.device.str().c_str());
+  std::printf("  runs:     %s%s%s%s, %s accumulation\n", backend_name(c.backend), c.kernel.empty() ? "" : " ",
+              c.kernel.c_str(), c.knobs.empty() ? "" : (" [" + c.knobs + "]").c_str(),
+              accumulation_name(c.accumulation));
+  if (c.measured_us > 0) std::printf("  measured: %.1f us at the row's shape\n", c.measured_us);
+  std::printf("  why:      %s\n  layer:    Fp8LinearOp's strategy %s (vLLM's name; it runs this decision)\n",
+              c.reason.c_str(), strategy.c_str());
+  return kExitOk;
+}
 
 // Why Fp8LinearOp's constructor picks its preferred backend (spec section 4), in words.
 std::string preferred_backend_reason(const Platform& p, const Capability& fp8) {
   if (p.is_rocm) return "ROCm platform";
-  if (p.is_cuda && fp8.supported) return "CUDA device with FP8 CUTLASS support (" + fp8.reason + "); no FlashInfer";
-  if (p.is_cuda) return "CUDA device without FP8 CUTLASS (" + fp8.reason + "): cuBLASLt and the unfused path";
+  if (p.is_cuda && fp8.supported) return "CUDA device with a fused FP8 GEMM (" + fp8.reason + "); no FlashInfer";
+  if (p.is_cuda) return "CUDA device without a fused FP8 GEMM (" + fp8.reason + "): the unfused path";
   return "no CUDA device (" + (p.reason.empty() ? std::string("none found") : p.reason) +
          "): w8a8's CPU backend";
 }
 
 int run_info(const InfoArgs& a) {
   using nlohmann::json;
+  if (!a.shape.empty()) return run_shape(a);
   const Platform& p = current_platform();
   const Capability caps[] = {cutlass_fp8_capability(), cutlass_block_fp8_capability(),
                              cutlass_group_gemm_capability(), sparse_cutlass_capability()};
@@ -60,46 +126,40 @@ int run_info(const InfoArgs& a) {
   // What scaled_mm itself runs for a CPU problem (per-token x per-channel, bf16 out).
   std::string cpu_choice;
   try {
-    const int64_t M = 16, N = 256, K = 256;
-    Tensor qa = Tensor::zeros({M, K}, DType::kFloat8E4M3FN);
-    Tensor qb = Tensor::zeros({N, K}, DType::kFloat8E4M3FN);
-    Tensor sa = Tensor::zeros({M, 1}, DType::kFloat32);
-    Tensor sb = Tensor::zeros({N, 1}, DType::kFloat32);
-    Tensor out = Tensor::zeros({M, N}, DType::kBFloat16);
-    const BackendChoice c = choose_scaled_mm_backend(out, qa, qb.t(), sa, sb);
-    cpu_choice = std::string(backend_name(c.backend)) + ": " + c.reason;
+    ScaledMmShape shape;
+    shape.m = 16;
+    shape.n = shape.k = 256;
+    shape.scale_a = ScaleKind::kPerToken;
+    shape.scale_b = ScaleKind::kPerChannel;
+    cpu_choice = choose_scaled_mm_backend(shape).str();
   } catch (const std::exception& e) {
     cpu_choice = std::string("unavailable: ") + e.what();
   }
 
-  // On a CUDA device: what scaled_mm runs for the harness's N = K = 8192 at a few M (the measured
-  // selection table at work), and the kernel configurations this build has.
+  // On a CUDA device: what scaled_mm runs for N = K = 8192 at a few M (the measured table or the tuning cache at
+  // work), and the kernel configurations this build has. Shapes only: nothing is allocated.
   json gpu_choices = json::array();
   const std::vector<std::string> kernels = scaled_mm_kernels(ScaledMmBackend::kCutlass);
   if (p.is_cuda) {
-    try {
-      const int64_t N = 8192, K = 8192, max_m = 8192;
-      Tensor qb = Tensor::empty({N, K}, DType::kFloat8E4M3FN, Device::cuda());
-      Tensor sb1 = Tensor::empty({1}, DType::kFloat32, Device::cuda());
-      Tensor sbv = Tensor::empty({N, 1}, DType::kFloat32, Device::cuda());
-      // Allocated once at the largest M; each M's operands are its leading rows (same strides and alignment).
-      Tensor qa_max = Tensor::empty({max_m, K}, DType::kFloat8E4M3FN, Device::cuda());
-      Tensor sav_max = Tensor::empty({max_m, 1}, DType::kFloat32, Device::cuda());
-      Tensor out_max = Tensor::empty({max_m, N}, DType::kBFloat16, Device::cuda());
-      for (int64_t M : {int64_t(1), int64_t(16), int64_t(128), int64_t(1024), max_m}) {
-        const TensorView qa = qa_max.narrow(0, 0, M), sav = sav_max.narrow(0, 0, M), out = out_max.narrow(0, 0, M);
-        for (bool rowwise : {false, true})
-          for (Accumulation acc : {Accumulation::kPromoted, Accumulation::kFast}) {
-            const BackendChoice c = choose_scaled_mm_backend(out, qa, qb.t(), rowwise ? sav : sb1, rowwise ? sbv : sb1,
-                                                             std::nullopt, ScaledMmOptions{ScaledMmBackend::kAuto, acc});
-            gpu_choices.push_back({{"M", M}, {"N", N}, {"K", K}, {"scales", rowwise ? "rowwise" : "per_tensor"},
-                                   {"accumulation", accumulation_name(acc)}, {"backend", backend_name(c.backend)},
-                                   {"kernel", c.kernel}, {"reason", c.reason}});
+    for (int64_t M : {int64_t(1), int64_t(16), int64_t(128), int64_t(1024), int64_t(8192)})
+      for (const char* scales : {"tensor", "token-channel"})
+        for (Accumulation acc : {Accumulation::kPromoted, Accumulation::kFast}) {
+          ScaledMmShape shape;
+          shape.m = M;
+          shape.n = shape.k = 8192;
+          std::tie(shape.scale_a, shape.scale_b) = scale_kinds(scales);
+          shape.device = Device::cuda();
+          try {
+            const BackendChoice c = choose_scaled_mm_backend(shape, ScaledMmOptions{ScaledMmBackend::kAuto, acc});
+            json j = choice_json(c);
+            j["M"] = M;
+            j["N"] = j["K"] = 8192;
+            j["scales"] = scales;
+            gpu_choices.push_back(j);
+          } catch (const std::exception& e) {
+            gpu_choices.push_back({{"error", e.what()}});
           }
-      }
-    } catch (const std::exception& e) {
-      gpu_choices.push_back({{"error", e.what()}});
-    }
+        }
   }
 
 #ifdef W8A8_CLI_CUDA_BUILD
@@ -161,9 +221,10 @@ int run_info(const InfoArgs& a) {
         std::printf("  unavailable: %s\n", c["error"].get<std::string>().c_str());
         continue;
       }
-      std::printf("  M=%-5ld %-10s %-8s -> %s %s\n", long(c["M"].get<int64_t>()), c["scales"].get<std::string>().c_str(),
-                  c["accumulation"].get<std::string>().c_str(), c["backend"].get<std::string>().c_str(),
-                  c["kernel"].get<std::string>().c_str());
+      std::printf("  M=%-5ld %-13s %-8s -> %s %s%s\n", long(c["M"].get<int64_t>()),
+                  c["scales"].get<std::string>().c_str(), c["accumulation"].get<std::string>().c_str(),
+                  c["backend"].get<std::string>().c_str(), c["kernel"].get<std::string>().c_str(),
+                  c["knobs"].get<std::string>().empty() ? "" : (" [" + c["knobs"].get<std::string>() + "]").c_str());
     }
   }
   std::printf("\ncutlass kernel configurations in this build: %zu\n", kernels.size());
@@ -181,6 +242,12 @@ void register_info(CLI::App& app, Runner& run) {
       "vLLM's capability queries with the reason for each answer, and which backend Fp8LinearOp\n"
       "would pick here and why.");
   cmd->add_flag("--json", args->json, "Print JSON on stdout");
+  cmd->add_option("--shape", args->shape, "M,N,K: print what runs for this problem and why (table row, measured "
+                  "time, fallback reason)");
+  cmd->add_option("--scales", args->scales, "With --shape: tensor, token-channel (default), mixed or block");
+  cmd->add_option("--out", args->out, "With --shape: output dtype bf16 (default), fp16 or fp32");
+  cmd->add_option("--accumulation", args->accumulation, "With --shape: default (promoted), promoted or fast");
+  cmd->add_option("--device", args->device, "With --shape: cpu or cuda[:N] (default: the GPU where there is one)");
   run_when_chosen(cmd, run, args, run_info);
 }
 

@@ -100,12 +100,13 @@ int main(int argc, char** argv) {
   register_inspect(app, run);
   register_info(app, run);
   register_shard(app, run);
+  register_tune(app, run);
 
   bool known = false;
   for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
     known = known || (argc >= 2 && sub->get_name() == argv[1]);
   if (argc >= 2 && argv[1][0] != '-' && !known) {
-    std::cerr << "w8a8: unknown command '" << argv[1] << "' (expected quantize, inspect, info or shard)\n"
+    std::cerr << "w8a8: unknown command '" << argv[1] << "' (expected quantize, inspect, info, shard or tune)\n"
               << "Run with --help for more information." << std::endl;
     return kExitBadInput;
   }

@@ -5,11 +5,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "w8a8/error.h"
 
 namespace w8a8::smm::cutlass_sm90 {
 namespace {
@@ -145,6 +148,33 @@ std::string default_tune_cache_path() {
     return std::string(x) + "/w8a8/tune.json";
   if (const char* h = std::getenv("HOME"); h != nullptr && h[0] != '\0') return std::string(h) + "/.cache/w8a8/tune.json";
   return "";
+}
+
+void write_tune_cache(const std::string& path, const std::string& device_name,
+                      const std::vector<std::string>& build_kernels, const std::vector<CacheRow>& rows) {
+  W8A8_CHECK(!path.empty(), "cache_path: no path given and neither W8A8_TUNE_CACHE, XDG_CACHE_HOME nor HOME is set");
+  nlohmann::json j;
+  j["w8a8_tune_cache"] = 1;
+  j["device"] = device_name;
+  j["kernels"] = build_kernels;
+  j["rows"] = nlohmann::json::array();
+  for (const CacheRow& r : rows)
+    j["rows"].push_back({{"fast", r.fast}, {"vec", r.vec}, {"M", r.m}, {"N", r.n}, {"K", r.k}, {"kernel", r.kernel},
+                         {"us", r.us}, {"alt_us", r.alt_us}});
+  std::error_code ec;
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  W8A8_CHECK_KIND(ErrorKind::kRuntime, !ec, "cache_path: cannot create the folder of '", path, "': ", ec.message());
+  // Written beside and renamed: a reader never sees half a cache.
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    W8A8_CHECK_KIND(ErrorKind::kRuntime, bool(out), "cache_path: cannot write '", tmp, "'");
+    out << j.dump(1) << "\n";
+    W8A8_CHECK_KIND(ErrorKind::kRuntime, bool(out), "cache_path: writing '", tmp, "' failed");
+  }
+  std::filesystem::rename(tmp, path, ec);
+  W8A8_CHECK_KIND(ErrorKind::kRuntime, !ec, "cache_path: cannot rename '", tmp, "' to '", path, "': ", ec.message());
 }
 
 DeviceTable load_tune_cache(const std::string& path, const std::string& device_name,

@@ -64,6 +64,17 @@ std::string knobs_str(const Knobs& knobs);
 // JSON: {"w8a8_tune_cache": 1, "device": NAME, "kernels": [configuration names of the build],
 //        "rows": [{"fast", "vec", "M", "N", "K", "kernel": "cublaslt" | "name[:knobs]", "us", "alt_us"}]}
 std::string default_tune_cache_path();  // $W8A8_TUNE_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/w8a8/tune.json
+// One row of a cache: "cublaslt" or "configuration[:knobs]" for (fast, vec, m, n, k) with its and the best other
+// candidate's measured time.
+struct CacheRow {
+  bool fast, vec;
+  int64_t m, n, k;
+  std::string kernel;
+  double us, alt_us;
+};
+// Writes the cache (creating its folder); throws w8a8::Error naming the path when it cannot.
+void write_tune_cache(const std::string& path, const std::string& device_name,
+                      const std::vector<std::string>& build_kernels, const std::vector<CacheRow>& rows);
 // The cache at `path` as this device's table; measured_here false and `note` set when it cannot be used (missing,
 // corrupt, another device, another build's configuration list, a row naming no configuration of the build).
 DeviceTable load_tune_cache(const std::string& path, const std::string& device_name,
