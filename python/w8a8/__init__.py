@@ -80,7 +80,11 @@ def scaled_fp8_quant(input, scale=None, num_token_padding: Optional[int] = None,
 
 def per_token_group_quant_fp8(x, group_size: int, eps: float = 1e-10, dtype=None, column_major_scales: bool = False,
                               use_ue8m0: bool = False):
-    """vLLM's per_token_group_quant_fp8: returns (x_q [M, K], x_s [M, K/group_size])."""
+    """vLLM's per_token_group_quant_fp8: x [..., K] -> (x_q [..., K], x_s [..., ceil(K/group_size)]).
+
+    A group_size that does not divide K leaves a shorter last group (vLLM's native path pads it with zeros).
+    column_major_scales: each [rows, groups] matrix of x_s is column-major (x.shape[:-2] + (groups, rows) storage,
+    the last two dimensions swapped)."""
     q, s = _w8a8.per_token_group_quant_fp8(to_raw(x, "x"), int(group_size), bool(column_major_scales),
                                            bool(use_ue8m0), float(eps), _fp8_name(dtype), framework_of(x),
                                            stream_of(x))

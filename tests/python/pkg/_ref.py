@@ -30,15 +30,21 @@ def dyn_scale(x, fp8=F8, axis=None, ub=None):
 
 
 def group_quant(x, g, fp8=F8, eps=1e-10, ue8m0=False):
+    """x [..., K]: groups of g along K, the last one shorter when g does not divide K (vLLM's native path pads it
+    with zeros, which change no amax). Returns (q [..., K], s [..., ceil(K/g)])."""
     xf = np.asarray(x).astype(np.float32)
-    m, k = xf.shape
-    xg = xf.reshape(m, k // g, g)
+    k = xf.shape[-1]
+    ng = -(-k // g)
+    rows = xf.reshape(-1, k)
+    padded = np.zeros((rows.shape[0], ng * g), np.float32)
+    padded[:, :k] = rows
+    xg = padded.reshape(-1, ng, g)
     amax = np.abs(xg).max(axis=2)
     s = (np.maximum(amax, np.float32(eps)) / np.float32(FP8_MAX[fp8])).astype(np.float32)
     if ue8m0:
         s = np.exp2(np.ceil(np.log2(s.astype(np.float64)))).astype(np.float32)
-    q = quantize(xg, s[:, :, None], fp8).reshape(m, k)
-    return q, s
+    q = quantize(xg, s[:, :, None], fp8).reshape(-1, ng * g)[:, :k].reshape(xf.shape)
+    return q, s.reshape(xf.shape[:-1] + (ng,))
 
 
 def f64(x):
