@@ -163,7 +163,8 @@ def scaled_mm_kernels(backend: str = "cutlass"):
 
 def cutlass_scaled_mm(a, b, scale_a, scale_b, out_dtype, bias=None):
     """vLLM's ops.cutlass_scaled_mm (the backend chosen for the device: w8a8's kernels where they run, else the
-    best other one, the CPU included)."""
+    best other one, the CPU included). a may be [..., K] (viewed as [-1, K], as vLLM's wrapper does); the result is
+    [..., N]. scale_b: one element, [N], [1, N] or [N, 1]."""
     scale_a, scale_b = scalar_like(scale_a, a), scalar_like(scale_b, a)
     return from_raw(_w8a8.cutlass_scaled_mm(to_raw(a, "a"), to_raw(b, "b"), to_raw(scale_a, "scale_a"),
                                             to_raw(scale_b, "scale_b"), dtype_name(out_dtype), to_raw(bias, "bias"),
