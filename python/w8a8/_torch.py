@@ -9,6 +9,7 @@ captures into CUDA graphs. Tested on the GPU machine (tests/python/pkg/test_pkg_
 
 from __future__ import annotations
 
+import atexit
 from typing import List, Optional, Tuple
 
 import torch
@@ -124,6 +125,10 @@ def fp8_linear(input: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Te
 
 
 _op_cache: dict = {}
+# The cached ops are nanobind objects. Whatever keeps this module's globals alive through interpreter teardown
+# (torch's op registry holds fp8_linear) keeps them alive past nanobind's check at exit, which then reports them
+# ("nanobind: leaked N instances!"): release them while the interpreter exits, before that teardown.
+atexit.register(_op_cache.clear)
 
 
 @fp8_linear.register_fake
