@@ -34,8 +34,9 @@ void dynamic_per_token_scaled_fp8_quant(const TensorView& out, const TensorView&
                                         const std::optional<TensorView>& scale_ub = std::nullopt,
                                         Stream stream = nullptr);
 // Per row and group of group_size along K: s = max(amax, eps) / FP8_MAX (rounded up to a power of
-// two with use_ue8m0). scale_out is [M, K/G] fp32, row-major or column-major (stride(0) == 1):
-// its strides choose the layout.
+// two with use_ue8m0). ceil(K/G) groups per row: when G does not divide K the last one is shorter
+// (vLLM's native path pads it with zeros, which change no amax). scale_out is [M, ceil(K/G)] fp32,
+// row-major or column-major (stride(0) == 1): its strides choose the layout.
 void per_token_group_quant_fp8_into(const TensorView& out, const TensorView& scale_out, const TensorView& input,
                                     int64_t group_size, double eps = 1e-10, bool use_ue8m0 = false,
                                     Stream stream = nullptr);
@@ -60,7 +61,9 @@ std::pair<Tensor, Tensor> scaled_fp8_quant(const TensorView& input,
                                            const std::optional<TensorView>& output = std::nullopt,
                                            DType fp8_dtype = DType::kFloat8E4M3FN, Stream stream = nullptr);
 
-// vLLM's per_token_group_quant_fp8. Returns (x_q [M, K], x_s [M, K/G]).
+// vLLM's per_token_group_quant_fp8. x [..., K] (its rows: x viewed as [-1, K]). Returns (x_q of x's
+// shape, x_s [..., ceil(K/G)]); with column_major_scales each [R, ceil(K/G)] matrix of x_s (R = x.size(-2))
+// is column-major, as vLLM allocates it for a 2-D x.
 std::pair<Tensor, Tensor> per_token_group_quant_fp8(const TensorView& x, int64_t group_size,
                                                     bool column_major_scales = false, bool use_ue8m0 = false,
                                                     double eps = 1e-10, DType fp8_dtype = DType::kFloat8E4M3FN,

@@ -2,7 +2,7 @@
 //
 // A [M, K] FP8 row-major (stride(1) == 1); B [K, N] FP8 column-major (stride(0) == 1: the weight
 // [N, K] seen transposed, as vLLM passes it). Scales fp32 contiguous:
-//   scale_a: one element, or [M, 1] per token;   scale_b: one element, or [1, N] / [N, 1] per channel;
+//   scale_a: one element, or [M, 1] per token;   scale_b: one element, or [N] / [1, N] / [N, 1] per channel;
 //   blockwise: scale_a [M, K/128], scale_b [K/128, N/128] (K % 128 == 0).
 // bias: optional [N], dtype of out (bf16/fp16), or fp32 with fp32 out. out: bf16, fp16 or fp32.
 // Every backend either runs a problem or says, through its capability check, that it cannot;
@@ -58,7 +58,9 @@ Tensor scaled_mm(const TensorView& a, const TensorView& b, const TensorView& sca
                  const ScaledMmOptions& options = {}, Stream stream = nullptr);
 
 // vLLM's ops.cutlass_scaled_mm: the same problem, backend chosen automatically (w8a8's own
-// kernels where they run, the best other backend elsewhere, including the CPU).
+// kernels where they run, the best other backend elsewhere, including the CPU). Like vLLM's wrapper,
+// a may be [..., K]: its leading dimensions are the M rows (a viewed as [-1, K]; scale_a per token
+// [M, 1] counts them all) and the result is [..., N].
 Tensor cutlass_scaled_mm(const TensorView& a, const TensorView& b, const TensorView& scale_a,
                          const TensorView& scale_b, DType out_dtype,
                          const std::optional<TensorView>& bias = std::nullopt, Stream stream = nullptr);

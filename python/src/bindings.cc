@@ -527,32 +527,42 @@ NB_MODULE(_w8a8, m) {
         },
         "input"_a, "output"_a, "world"_a, "column"_a.none() = nb::none(), "row"_a.none() = nb::none());
 
-  // ---- weight utilities --------------------------------------------------------------------------
+  // ---- weight utilities (CPU and CUDA tensors; stream: the caller's current stream for CUDA) -------------
   m.def("requantize_with_max_scale",
-        [](const Arr& weight, const Arr& weight_scale, const std::vector<int64_t>& logical_widths, int fw) {
+        [](const Arr& weight, const Arr& weight_scale, const std::vector<int64_t>& logical_widths, int fw,
+           uintptr_t stream) {
           return out_pair(w8a8::requantize_with_max_scale(view_of(weight, "weight"),
-                                                          view_of(weight_scale, "weight_scale"), logical_widths),
+                                                          view_of(weight_scale, "weight_scale"), logical_widths,
+                                                          to_stream(stream)),
                           fw);
         });
-  m.def("convert_to_channelwise", [](const Arr& weight_scale, const std::vector<int64_t>& logical_widths, int fw) {
-    return out_of(w8a8::convert_to_channelwise(view_of(weight_scale, "weight_scale"), logical_widths), fw);
-  });
+  m.def("convert_to_channelwise",
+        [](const Arr& weight_scale, const std::vector<int64_t>& logical_widths, int fw, uintptr_t stream) {
+          return out_of(w8a8::convert_to_channelwise(view_of(weight_scale, "weight_scale"), logical_widths,
+                                                     to_stream(stream)),
+                        fw);
+        });
   m.def("normalize_e4m3fn_to_e4m3fnuz",
-        [](const Arr& weight, const Arr& weight_scale, const OptArr& input_scale, int fw) {
-          auto [w, ws, is] = w8a8::normalize_e4m3fn_to_e4m3fnuz(
-              view_of(weight, "weight"), view_of(weight_scale, "weight_scale"), opt_view(input_scale, "input_scale"));
+        [](const Arr& weight, const Arr& weight_scale, const OptArr& input_scale, int fw, uintptr_t stream) {
+          auto [w, ws, is] = w8a8::normalize_e4m3fn_to_e4m3fnuz(view_of(weight, "weight"),
+                                                                view_of(weight_scale, "weight_scale"),
+                                                                opt_view(input_scale, "input_scale"),
+                                                                to_stream(stream));
           nb::object is_out = nb::none();
           if (is) is_out = out_of(std::move(*is), fw);
           return nb::make_tuple(out_of(std::move(w), fw), out_of(std::move(ws), fw), is_out);
         },
-        "weight"_a, "weight_scale"_a, "input_scale"_a.none(), "fw"_a);
-  m.def("per_tensor_dequantize", [](const Arr& tensor, const Arr& inv_scale, int fw) {
-    return out_of(w8a8::per_tensor_dequantize(view_of(tensor, "tensor"), view_of(inv_scale, "inv_scale")), fw);
+        "weight"_a, "weight_scale"_a, "input_scale"_a.none(), "fw"_a, "stream"_a);
+  m.def("per_tensor_dequantize", [](const Arr& tensor, const Arr& inv_scale, int fw, uintptr_t stream) {
+    return out_of(w8a8::per_tensor_dequantize(view_of(tensor, "tensor"), view_of(inv_scale, "inv_scale"),
+                                              to_stream(stream)),
+                  fw);
   });
-  m.def("per_tensor_dequantize_float", [](const Arr& tensor, float inv_scale, int fw) {
-    return out_of(w8a8::per_tensor_dequantize(view_of(tensor, "tensor"), inv_scale), fw);
+  m.def("per_tensor_dequantize_float", [](const Arr& tensor, float inv_scale, int fw, uintptr_t stream) {
+    return out_of(w8a8::per_tensor_dequantize(view_of(tensor, "tensor"), inv_scale, to_stream(stream)), fw);
   });
-  m.def("all_close_1d", [](const Arr& x) { return w8a8::all_close_1d(view_of(x, "x")); });
+  m.def("all_close_1d",
+        [](const Arr& x, uintptr_t stream) { return w8a8::all_close_1d(view_of(x, "x"), to_stream(stream)); });
 
   // ---- platform ------------------------------------------------------------------------------------
   m.def("cutlass_fp8_supported", &w8a8::cutlass_fp8_supported);

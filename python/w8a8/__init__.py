@@ -81,7 +81,11 @@ def scaled_fp8_quant(input, scale=None, num_token_padding: Optional[int] = None,
 
 def per_token_group_quant_fp8(x, group_size: int, eps: float = 1e-10, dtype=None, column_major_scales: bool = False,
                               use_ue8m0: bool = False):
-    """vLLM's per_token_group_quant_fp8: returns (x_q [M, K], x_s [M, K/group_size])."""
+    """vLLM's per_token_group_quant_fp8: x [..., K] -> (x_q [..., K], x_s [..., ceil(K/group_size)]).
+
+    A group_size that does not divide K leaves a shorter last group (vLLM's native path pads it with zeros).
+    column_major_scales: each [rows, groups] matrix of x_s is column-major (x.shape[:-2] + (groups, rows) storage,
+    the last two dimensions swapped)."""
     q, s = _w8a8.per_token_group_quant_fp8(to_raw(x, "x"), int(group_size), bool(column_major_scales),
                                            bool(use_ue8m0), float(eps), _fp8_name(dtype), framework_of(x),
                                            stream_of(x))
@@ -185,7 +189,8 @@ def scaled_mm_kernels(backend: str = "cutlass"):
 
 def cutlass_scaled_mm(a, b, scale_a, scale_b, out_dtype, bias=None):
     """vLLM's ops.cutlass_scaled_mm (the backend chosen for the device: w8a8's kernels where they run, else the
-    best other one, the CPU included)."""
+    best other one, the CPU included). a may be [..., K] (viewed as [-1, K], as vLLM's wrapper does); the result is
+    [..., N]. scale_b: one element, [N], [1, N] or [N, 1]."""
     scale_a, scale_b = scalar_like(scale_a, a), scalar_like(scale_b, a)
     return from_raw(_w8a8.cutlass_scaled_mm(to_raw(a, "a"), to_raw(b, "b"), to_raw(scale_a, "scale_a"),
                                             to_raw(scale_b, "scale_b"), dtype_name(out_dtype), to_raw(bias, "bias"),
@@ -367,39 +372,46 @@ def shard_checkpoint(input: str, output: str, world: int, column=None, row=None)
                                        None if row is None else [str(r) for r in row]))
 
 
-# ---- weight utilities (CPU) ----------------------------------------------------------------------------------
+# ---- weight utilities (CPU and CUDA) --------------------------------------------------------------------
 def requantize_with_max_scale(weight, weight_scale, logical_widths: Sequence[int]):
     """(max_scale [1], weight): shards requantized with the largest scale when the checkpoint is unfused; a
-    bit-identical copy of the weight otherwise (w8a8 never aliases the caller's weight here)."""
+    bit-identical copy of the weight otherwise (w8a8 never aliases the caller's weight here). weight_scale: [S]
+    float32, float16 or bfloat16 on weight's device; max_scale keeps its dtype (torch's max()). The new weight has
+    the input's layout and device."""
     m, w = _w8a8.requantize_with_max_scale(to_raw(weight, "weight"), to_raw(weight_scale, "weight_scale"),
-                                           [int(v) for v in logical_widths], framework_of(weight))
+                                           [int(v) for v in logical_widths], framework_of(weight),
+                                           stream_of(weight))
     return from_raw(m), from_raw(w)
 
 
 def convert_to_channelwise(weight_scale, logical_widths: Sequence[int]):
-    """weight_scale [S] -> [sum(logical_widths), 1] fp32."""
+    """weight_scale: S scales of any shape ([S] or [S, 1]) -> [sum(logical_widths), 1] float32 on its device."""
     return from_raw(_w8a8.convert_to_channelwise(to_raw(weight_scale, "weight_scale"),
-                                                 [int(v) for v in logical_widths], framework_of(weight_scale)))
+                                                 [int(v) for v in logical_widths], framework_of(weight_scale),
+                                                 stream_of(weight_scale)))
 
 
 def normalize_e4m3fn_to_e4m3fnuz(weight, weight_scale, input_scale=None):
-    """(weight e4m3fnuz, weight_scale * 2, input_scale * 2 or None); 0x80 becomes 0x00."""
+    """(weight e4m3fnuz, weight_scale * 2, input_scale * 2 or None); 0x80 becomes 0x00. The weight keeps its layout
+    (the transposed [K, N] weight stays column-major) and device."""
     w, ws, i = _w8a8.normalize_e4m3fn_to_e4m3fnuz(to_raw(weight, "weight"), to_raw(weight_scale, "weight_scale"),
-                                                  to_raw(input_scale, "input_scale"), framework_of(weight))
+                                                  to_raw(input_scale, "input_scale"), framework_of(weight),
+                                                  stream_of(weight))
     return from_raw(w), from_raw(ws), from_raw(i)
 
 
 def per_tensor_dequantize(tensor, inv_scale):
-    """vLLM's tensor.to(float16) * inv_scale (torch's type promotion: see the C++ header)."""
-    fw = framework_of(tensor)
+    """vLLM's tensor.to(float16) * inv_scale with torch's broadcasting (inv_scale one element, or e.g. [N, 1] for
+    an [N, K] tensor) and type promotion (see the C++ header)."""
+    fw, st = framework_of(tensor), stream_of(tensor)
     if isinstance(inv_scale, (int, float)):
-        return from_raw(_w8a8.per_tensor_dequantize_float(to_raw(tensor, "tensor"), float(inv_scale), fw))
-    return from_raw(_w8a8.per_tensor_dequantize(to_raw(tensor, "tensor"), to_raw(inv_scale, "inv_scale"), fw))
+        return from_raw(_w8a8.per_tensor_dequantize_float(to_raw(tensor, "tensor"), float(inv_scale), fw, st))
+    return from_raw(_w8a8.per_tensor_dequantize(to_raw(tensor, "tensor"), to_raw(inv_scale, "inv_scale"), fw, st))
 
 
 def all_close_1d(x) -> bool:
     """x is 1-D; True when every element is allclose to x[0] (rtol 1e-5, atol 1e-8)."""
-    return _w8a8.all_close_1d(to_raw(x, "x"))
+    return _w8a8.all_close_1d(to_raw(x, "x"), stream_of(x))
 
 
 # ---- platform ------------------------------------------------------------------------------------------------

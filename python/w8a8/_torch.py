@@ -9,6 +9,7 @@ captures into CUDA graphs. Tested on the GPU machine (tests/python/pkg/test_pkg_
 
 from __future__ import annotations
 
+import atexit
 from typing import List, Optional, Tuple
 
 import torch
@@ -78,12 +79,16 @@ def _(input, scale=None, num_token_padding=None, scale_ub=None, use_per_token_if
 def per_token_group_quant_fp8(x: torch.Tensor, group_size: int, eps: float = 1e-10,
                               column_major_scales: bool = False,
                               use_ue8m0: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+    if x.dim() != 2:  # x [..., K]: the allocating entry lays out the N-D scales
+        from . import per_token_group_quant_fp8 as _q
+        return _q(x, group_size, eps, None, column_major_scales, use_ue8m0)
     m, k = x.shape
+    groups = -(-k // group_size)  # a short last group when group_size does not divide K
     out = torch.empty((m, k), dtype=torch.float8_e4m3fn, device=x.device)
     if column_major_scales:
-        s = torch.empty((k // group_size, m), dtype=torch.float32, device=x.device).t()
+        s = torch.empty((groups, m), dtype=torch.float32, device=x.device).t()
     else:
-        s = torch.empty((m, k // group_size), dtype=torch.float32, device=x.device)
+        s = torch.empty((m, groups), dtype=torch.float32, device=x.device)
     _w8a8.per_token_group_quant_fp8_into(to_raw(out), to_raw(s), to_raw(x), group_size, eps, use_ue8m0,
                                          stream_of(x))
     return out, s
@@ -91,11 +96,12 @@ def per_token_group_quant_fp8(x: torch.Tensor, group_size: int, eps: float = 1e-
 
 @per_token_group_quant_fp8.register_fake
 def _(x, group_size, eps=1e-10, column_major_scales=False, use_ue8m0=False):
-    m, k = x.shape
-    out = x.new_empty((m, k), dtype=torch.float8_e4m3fn)
+    *lead, k = x.shape
+    groups = -(-k // group_size)
+    out = x.new_empty(tuple(x.shape), dtype=torch.float8_e4m3fn)
     if column_major_scales:
-        return out, x.new_empty((k // group_size, m), dtype=torch.float32).t()
-    return out, x.new_empty((m, k // group_size), dtype=torch.float32)
+        return out, x.new_empty((*lead[:-1], groups, lead[-1]), dtype=torch.float32).transpose(-1, -2)
+    return out, x.new_empty((*lead, groups), dtype=torch.float32)
 
 
 @torch.library.custom_op(f"{_lib}::fp8_linear", mutates_args=())
@@ -122,6 +128,10 @@ def fp8_linear(input: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Te
 
 
 _op_cache: dict = {}
+# The cached ops are nanobind objects. Whatever keeps this module's globals alive through interpreter teardown
+# (torch's op registry holds fp8_linear) keeps them alive past nanobind's check at exit, which then reports them
+# ("nanobind: leaked N instances!"): release them while the interpreter exits, before that teardown.
+atexit.register(_op_cache.clear)
 
 
 @fp8_linear.register_fake

@@ -31,7 +31,7 @@ void check_non_negative_strides(const TensorView& t, const char* name) {
 // How one scale tensor can be read.
 struct ScaleFit {
   bool one = false;          // one element
-  bool vector = false;       // [M, 1] for a; [1, N] / [N, 1] for b; contiguous
+  bool vector = false;       // [M, 1] for a; [N] / [1, N] / [N, 1] for b; contiguous
   bool block = false;        // blockwise shape, row- or column-major
   bool block_col = false;    // ... and column-major (not row-major)
   bool shape_vector = false;  // right vector shape, whatever the strides
@@ -56,7 +56,8 @@ ScaleFit fit_scale_a(const TensorView& s, int64_t m, int64_t k) {
 ScaleFit fit_scale_b(const TensorView& s, int64_t n, int64_t k) {
   ScaleFit f;
   f.one = s.numel() == 1;
-  f.shape_vector = has_shape(s, 1, n) || has_shape(s, n, 1);
+  // vLLM's kernels take any scale_b of N elements; [N] is the same N contiguous floats as [N, 1].
+  f.shape_vector = has_shape(s, 1, n) || has_shape(s, n, 1) || (s.dim() == 1 && s.size(0) == n);
   f.vector = f.shape_vector && s.is_contiguous();
   if (k % kB == 0) {
     f.shape_block = has_shape(s, k / kB, (n + kB - 1) / kB);
@@ -79,7 +80,7 @@ std::string scale_a_forms(int64_t m, int64_t k) {
 }
 std::string scale_b_forms(int64_t n, int64_t k) {
   std::ostringstream os;
-  os << "one element, [1, N] or [N, 1] with N=" << n << " (float32, contiguous), or for blockwise ";
+  os << "one element, [N], [1, N] or [N, 1] with N=" << n << " (float32, contiguous), or for blockwise ";
   if (k % kB == 0)
     os << "[K/128, ceil(N/128)] = [" << k / kB << ", " << (n + kB - 1) / kB << "] (float32, row- or column-major)";
   else

@@ -56,7 +56,22 @@ Tensor scaled_mm(const TensorView& a, const TensorView& b, const TensorView& sca
 Tensor cutlass_scaled_mm(const TensorView& a, const TensorView& b, const TensorView& scale_a,
                          const TensorView& scale_b, DType out_dtype, const std::optional<TensorView>& bias,
                          Stream stream) {
-  return scaled_mm(a, b, scale_a, scale_b, out_dtype, bias, ScaledMmOptions{}, stream);
+  if (a.dim() == 2) return scaled_mm(a, b, scale_a, scale_b, out_dtype, bias, ScaledMmOptions{}, stream);
+  // vLLM's wrapper: a [..., K] viewed as [-1, K], the result viewed as [..., N].
+  W8A8_CHECK(a.dim() >= 1, "a: expected a tensor [..., K] of at least 1 dimension, got ", a.describe());
+  const int64_t k = a.size(-1);
+  TensorView a_2d;
+  try {
+    a_2d = a.view({-1, k});
+  } catch (const Error& e) {
+    W8A8_FAIL(ErrorKind::kValue, "a: expected leading dimensions that can be viewed as one, [-1, ", k, "] (",
+              e.what(), ")");
+  }
+  Tensor out = scaled_mm(a_2d, b, scale_a, scale_b, out_dtype, bias, ScaledMmOptions{}, stream);
+  Dims shape;
+  for (int d = 0; d + 1 < a.dim(); ++d) shape.push_back(a.size(d));
+  shape.push_back(out.size(1));
+  return out.view(shape);
 }
 
 BackendChoice choose_scaled_mm_backend(const TensorView& out, const TensorView& a, const TensorView& b,

@@ -154,6 +154,24 @@ TEST(Dispatch, TorchChannelwiseStrategy) {
   check_strategy(&torch_channelwise_w8a8_scaled_mm, {{true, true}, {false, true}, {true, false}});
 }
 
+TEST(Dispatch, StrategiesTakeOneDimensionalScaleB) {
+  // vLLM's kernels accept any scale_b of N elements: a [N] per-channel scale is the same N floats as
+  // [N, 1], so every strategy that runs per-channel weights gives the [N, 1] result.
+  uint32_t seed = 1500;
+  for (W8A8ScaledMmFn fn : {&cpu_w8a8_scaled_mm, &cutlass_w8a8_scaled_mm, &torch_per_token_w8a8_scaled_mm,
+                            &torch_channelwise_w8a8_scaled_mm})
+    for (bool per_token : {false, true}) {
+      if (fn == &torch_per_token_w8a8_scaled_mm && !per_token) continue;  // its row of the table only
+      SCOPED_TRACE(std::string(scaled_mm_fn_name(fn)) + (per_token ? " per-token" : " per-tensor"));
+      Problem p(5, 17, 112, 40, per_token, true, true, DType::kBFloat16, ++seed);
+      const Tensor ref_out = p.run(fn, {5, 40});
+      p.scale_b = p.scale_b.view({40});
+      const Tensor out = p.run(fn, {5, 40});
+      expect_gemm_close(out, p.reference(), DType::kBFloat16);
+      EXPECT_EQ(std::memcmp(out.data(), ref_out.data(), size_t(5 * 40 * 2)), 0);
+    }
+}
+
 TEST(Dispatch, UnavailableStrategiesThrow) {
   const Problem p(3, 17, 32, 16, false, false, false, DType::kBFloat16, 7);
   EXPECT_W8A8_ERROR(p.run(&flashinfer_w8a8_scaled_mm, {3, 16}), ErrorKind::kUnsupported, "unavailable in w8a8");

@@ -7,12 +7,14 @@
 namespace w8a8::test {
 namespace {
 
-// scales(m, g) lives at scales[m * s0 + g * s1].
+// scales(m, g) lives at scales[m * s0 + g * s1]. ceil(K / G) groups: the last one ends at K (vLLM's
+// native path pads it with zeros, which change no amax).
 void expect_groups(const Input& in, const Output& out, const float* scales, int64_t s0, int64_t s1, int64_t G,
                    double eps, bool ue8m0, DType fp8, const std::string& what) {
   for (int64_t m = 0; m < in.M; ++m)
-    for (int64_t g = 0; g < in.K / G; ++g) {
-      const float want = ref_group_scale(ref_amax(in, m, m + 1, g * G, (g + 1) * G), eps, fp8, ue8m0);
+    for (int64_t g = 0; g * G < in.K; ++g) {
+      const int64_t end = std::min((g + 1) * G, in.K);
+      const float want = ref_group_scale(ref_amax(in, m, m + 1, g * G, end), eps, fp8, ue8m0);
       const float got = scales[m * s0 + g * s1];
       ASSERT_TRUE(same_float(got, want)) << what << " row " << m << " group " << g << ": scale " << got
                                          << ", expected " << want;
@@ -20,7 +22,7 @@ void expect_groups(const Input& in, const Output& out, const float* scales, int6
         int e = 0;
         ASSERT_EQ(std::frexp(got, &e), 0.5f) << what << ": UE8M0 scale " << got << " is not a power of two";
       }
-      ASSERT_TRUE(expect_quantized(in, out, m, m + 1, g * G, (g + 1) * G, want, fp8, what));
+      ASSERT_TRUE(expect_quantized(in, out, m, m + 1, g * G, end, want, fp8, what));
     }
   EXPECT_TRUE(out.gaps_untouched()) << what;
 }
@@ -128,9 +130,81 @@ TEST(QuantGroup, LargeInputUsesThreadsAndMatches) {
   }
 }
 
+TEST(QuantGroup, PartialLastGroup) {
+  // K not a multiple of G: ceil(K/G) groups, the last one shorter; the output keeps K columns.
+  uint32_t seed = 700;
+  for (DType dt : input_dtypes())
+    for (DType fp8 : fp8_dtypes())
+      for (auto [K, G] : {std::pair<int64_t, int64_t>{200, 128}, {129, 128}, {100, 16}, {7, 16}, {300, 64}})
+        for (bool ue8m0 : {false, true})
+          for (int64_t M : {1, 3, 17}) {
+            const int64_t ng = (K + G - 1) / G;
+            const Input in = make_input(M, K, dt, seed++, M % 2 ? 3 : 0);
+            const Output out = make_output(M, K, fp8, M % 2 ? 5 : 0);
+            Tensor scales = Tensor::empty({M, ng}, DType::kFloat32);
+            per_token_group_quant_fp8_into(out.view, scales, in.view, G, 1e-10, ue8m0);
+            const std::string what = std::string(dtype_name(dt)) + "->" + dtype_name(fp8) + " K=" +
+                                     std::to_string(K) + " G=" + std::to_string(G) + " M=" + std::to_string(M);
+            expect_groups(in, out, scales.data_as<float>(), ng, 1, G, 1e-10, ue8m0, fp8, what);
+            auto [q, s] = per_token_group_quant_fp8(in.view, G, /*column_major_scales=*/true, ue8m0, 1e-10, fp8);
+            ASSERT_EQ(q.sizes(), Dims({M, K}));
+            ASSERT_EQ(s.sizes(), Dims({M, ng}));
+            for (int64_t m = 0; m < M; ++m) {
+              for (int64_t g = 0; g < ng; ++g)
+                ASSERT_EQ(bits_of(s.data_as<float>()[g * M + m]), bits_of(scales.data_as<float>()[m * ng + g]))
+                    << what;
+              ASSERT_EQ(std::memcmp(q.data_as<uint8_t>() + m * K, out.view.data_as<uint8_t>() + m * out.ld,
+                                    size_t(K)),
+                        0)
+                  << what;
+            }
+          }
+  // The short group's amax is its own: a large value in the full group does not reach it.
+  Input in = make_input(1, 130, DType::kFloat32, 26);
+  for (int64_t k = 0; k < 130; ++k) in.set(0, k, k < 128 ? 1000.0 : 0.5);
+  auto [q, s] = per_token_group_quant_fp8(in.view, 128);
+  EXPECT_EQ(s.data_as<float>()[0], 1000.0f / 448.0f);
+  EXPECT_EQ(s.data_as<float>()[1], 0.5f / 448.0f);
+  EXPECT_EQ(q.data_as<uint8_t>()[129], 0x7E);  // 0.5 / (0.5 / 448) = 448
+}
+
+TEST(QuantGroup, LeadingDimensions) {
+  // x [..., K] (vLLM's per_token_group_quant_fp8 takes any leading dimensions): the rows of x viewed as
+  // [-1, K]; x_q keeps x's shape, scales [..., ceil(K/G)]; column-major scales are one column-major
+  // [R, ng] matrix per leading index (R = x.size(-2)).
+  for (bool col : {false, true}) {
+    const int64_t B = 3, R = 5, K = 200, G = 64, ng = 4;
+    const Input in = make_input(B * R, K, DType::kBFloat16, 27);
+    const TensorView x3 = in.view.view({B, R, K});
+    auto [q, s] = per_token_group_quant_fp8(x3, G, col);
+    auto [q2, s2] = per_token_group_quant_fp8(in.view, G, false);  // the same rows as one [M, K] problem
+    ASSERT_EQ(q.sizes(), Dims({B, R, K}));
+    ASSERT_EQ(s.sizes(), Dims({B, R, ng}));
+    if (col) {
+      ASSERT_EQ(s.strides(), Dims({ng * R, 1, R}));
+    } else {
+      ASSERT_TRUE(s.is_contiguous());
+    }
+    EXPECT_EQ(std::memcmp(q.data(), q2.data(), size_t(B * R * K)), 0);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t g = 0; g < ng; ++g)
+          ASSERT_EQ(bits_of(s.data_as<float>()[b * s.stride(0) + r * s.stride(1) + g * s.stride(2)]),
+                    bits_of(s2.data_as<float>()[(b * R + r) * ng + g]));
+    // 4-D works the same way.
+    auto [q4, s4] = per_token_group_quant_fp8(in.view.view({1, B, R, K}), G, col);
+    ASSERT_EQ(s4.sizes(), Dims({1, B, R, ng}));
+    EXPECT_EQ(std::memcmp(q4.data(), q2.data(), size_t(B * R * K)), 0);
+  }
+  const Input in = make_input(4, 64, DType::kBFloat16, 28);
+  EXPECT_W8A8_ERROR(per_token_group_quant_fp8(in.view.view({256}), 64), ErrorKind::kValue, "x", "2 dimensions");
+  // Leading dimensions that cannot merge: [2, 2, 32] out of a [4, 64] row-padded view.
+  const TensorView gappy(in.view.data(), DType::kBFloat16, {2, 2, 32}, {64 * 2 * 2, 64, 1});
+  EXPECT_W8A8_ERROR(per_token_group_quant_fp8(gappy, 32), ErrorKind::kValue, "x", "[-1, 32]");
+}
+
 TEST(QuantGroup, Rejections) {
   const Input in = make_input(4, 200, DType::kBFloat16, 25);
-  EXPECT_W8A8_ERROR(per_token_group_quant_fp8(in.view, 128), ErrorKind::kValue, "group_size", "K = 200", "128");
   EXPECT_W8A8_ERROR(per_token_group_quant_fp8(in.view, 0), ErrorKind::kValue, "group_size", "positive");
   EXPECT_W8A8_ERROR(per_token_group_quant_fp8(in.view, -8), ErrorKind::kValue, "group_size");
   EXPECT_W8A8_ERROR(per_token_group_quant_fp8(in.view, 8, false, false, 0.0), ErrorKind::kValue, "eps");
@@ -142,7 +216,8 @@ TEST(QuantGroup, Rejections) {
   const Output out = make_output(4, 200, DType::kFloat8E4M3FN);
   Tensor good = Tensor::empty({4, 25}, DType::kFloat32);
   EXPECT_NO_THROW(per_token_group_quant_fp8_into(out.view, good, in.view, 8));
-  EXPECT_W8A8_ERROR(per_token_group_quant_fp8_into(out.view, good, in.view, 128), ErrorKind::kValue, "group_size");
+  EXPECT_W8A8_ERROR(per_token_group_quant_fp8_into(out.view, good, in.view, 128), ErrorKind::kValue, "scale_out",
+                    "[4, 2]");
   Tensor wrong_shape = Tensor::empty({4, 24}, DType::kFloat32);
   EXPECT_W8A8_ERROR(per_token_group_quant_fp8_into(out.view, wrong_shape, in.view, 8), ErrorKind::kValue,
                     "scale_out", "[4, 25]", "float32[4, 24]");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/reference.h"
+#include "cpu/quant_test_util.h"  // EXPECT_W8A8_ERROR
 #include "scaled_mm/cpu/cpu_backend.h"
 #include "scaled_mm/cpu/kernels.h"
 #include "w8a8/error.h"
@@ -291,6 +292,63 @@ TEST(ScaledMmCpu, AllocatingEntriesMatchOutEntry) {
     EXPECT_EQ(std::memcmp(out.data(), r1.data(), size_t(M * 48 * 2)), 0);
     EXPECT_EQ(std::memcmp(out.data(), r2.data(), size_t(M * 48 * 2)), 0);
   }
+}
+
+TEST(ScaledMmCpu, OneDimensionalScaleB) {
+  // vLLM's kernels take scale_b with numel == N; [N] contiguous is the same memory as [N, 1], which the
+  // reference reads.
+  std::mt19937 gen(18);
+  for (int64_t M : {1, 17, 129}) {
+    const Operands o = make_operands(M, 200, 272, DType::kFloat8E4M3FN, gen);
+    for (bool per_token : {false, true}) {
+      const Tensor sa = testref::random_scales(per_token ? Dims{M, 1} : Dims{1}, gen);
+      const Tensor sb = testref::random_scales({200, 1}, gen);
+      const TensorView sb_1d = sb.view({200});
+      const std::vector<double> ref = testref::scaled_mm(o.a, o.b, sa, sb, std::nullopt, false);
+      for (ScaledMmBackend backend : {ScaledMmBackend::kCpu, ScaledMmBackend::kUnfused, ScaledMmBackend::kAuto})
+        for (DType dt : kOutDtypes) run_and_check(o.a, o.b, sa, sb_1d, ref, dt, true, backend, gen);
+      const Tensor r1 = cutlass_scaled_mm(o.a, o.b, sa, sb_1d, DType::kFloat32);
+      const Tensor r2 = cutlass_scaled_mm(o.a, o.b, sa, sb, DType::kFloat32);
+      EXPECT_EQ(std::memcmp(r1.data(), r2.data(), size_t(M * 200 * 4)), 0);
+    }
+  }
+  // Still rejected: a [N] scale of the wrong length, and a strided [N] one.
+  const Operands o = make_operands(4, 48, 64, DType::kFloat8E4M3FN, gen);
+  const Tensor sa = testref::random_scales({1}, gen), wide = testref::random_scales({96}, gen);
+  EXPECT_W8A8_ERROR(scaled_mm(o.a, o.b, sa, wide.narrow(0, 0, 47), DType::kFloat32), ErrorKind::kValue, "scale_b",
+                    "[N]");
+  const TensorView strided(wide.data(), DType::kFloat32, {48}, {2});
+  EXPECT_W8A8_ERROR(scaled_mm(o.a, o.b, sa, strided, DType::kFloat32), ErrorKind::kValue, "scale_b", "contiguous");
+}
+
+TEST(ScaledMmCpu, CutlassScaledMmTakesLeadingDimensions) {
+  // vLLM's cutlass_scaled_mm views a [..., K] as [-1, K] and returns [..., N]; per-token scale_a has one
+  // row per flattened token.
+  std::mt19937 gen(19);
+  const Operands o = make_operands(12, 40, 64, DType::kFloat8E4M3FN, gen);
+  const Tensor sa = testref::random_scales({12, 1}, gen), sb = testref::random_scales({40}, gen);
+  const Tensor bias = testref::random_bias(40, DType::kBFloat16, gen);
+  const Tensor flat = cutlass_scaled_mm(o.a, o.b, sa, sb, DType::kBFloat16, TensorView(bias));
+  Tensor a3 = Tensor::empty({2, 6, 64}, DType::kFloat8E4M3FN);  // contiguous copy of the same rows
+  copy_cpu(a3.view({12, 64}), o.a);
+  const Tensor out3 = cutlass_scaled_mm(a3, o.b, sa, sb, DType::kBFloat16, TensorView(bias));
+  ASSERT_EQ(out3.sizes(), (Dims{2, 6, 40}));
+  EXPECT_EQ(std::memcmp(out3.data(), flat.data(), size_t(12 * 40 * 2)), 0);
+  const Tensor out4 = cutlass_scaled_mm(a3.view({2, 3, 2, 64}), o.b, sa, sb, DType::kBFloat16, TensorView(bias));
+  ASSERT_EQ(out4.sizes(), (Dims{2, 3, 2, 40}));
+  EXPECT_EQ(std::memcmp(out4.data(), flat.data(), size_t(12 * 40 * 2)), 0);
+  // A 1-D a is one token: [K] -> [N], the [1, K] problem's result.
+  const Tensor row0 = a3.view({12, 64}).narrow(0, 0, 1);
+  const Tensor one = cutlass_scaled_mm(row0.view({64}), o.b, sa.narrow(0, 0, 1), sb, DType::kBFloat16,
+                                       TensorView(bias));
+  const Tensor one_2d = cutlass_scaled_mm(row0, o.b, sa.narrow(0, 0, 1), sb, DType::kBFloat16, TensorView(bias));
+  ASSERT_EQ(one.sizes(), (Dims{40}));
+  EXPECT_EQ(std::memcmp(one.data(), one_2d.data(), size_t(40 * 2)), 0);
+  // Leading dimensions that cannot be merged, and a scale_a counting the wrong rows.
+  const TensorView gappy(o.a_storage.data(), DType::kFloat8E4M3FN, {2, 3, 64}, {4 * 64, 64, 1});  // a gap row
+  EXPECT_W8A8_ERROR(cutlass_scaled_mm(gappy, o.b, sa, sb, DType::kBFloat16), ErrorKind::kValue, "a", "[-1, 64]");
+  EXPECT_W8A8_ERROR(cutlass_scaled_mm(a3, o.b, testref::random_scales({6, 1}, gen), sb, DType::kBFloat16),
+                    ErrorKind::kValue, "scale_a");
 }
 
 TEST(ScaledMmCpu, FastAccumulationRunsOnCpu) {

@@ -165,7 +165,7 @@ TEST_F(ScaledMmValidation, RejectsBadScaleB) {
                            {"scale_b: expected float32", "float16[1, 96]"}));
   Tensor wrong = Tensor::zeros({3, 5}, DType::kFloat32);
   EXPECT_TRUE(throws_error([&] { run(out_, a(), b(), s(), wrong); }, ErrorKind::kValue,
-                           {"scale_b: expected one element, [1, N] or [N, 1] with N=96 (float32, contiguous)",
+                           {"scale_b: expected one element, [N], [1, N] or [N, 1] with N=96 (float32, contiguous)",
                             "got float32[3, 5]"}));
   const TensorView strided(scratch_, DType::kFloat32, {1, N}, {N, 2});
   EXPECT_TRUE(throws_error([&] { run(out_, a(), b(), s(), strided); }, ErrorKind::kValue,

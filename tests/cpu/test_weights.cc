@@ -62,14 +62,37 @@ TEST(Weights, ConvertToChannelwiseZeroWidthShard) {
   EXPECT_EQ(convert_to_channelwise(bf, {2}).data_as<float>()[1], 0.375f);
 }
 
+TEST(Weights, ConvertToChannelwiseTakesAnyShapeOfSScales) {
+  // vLLM passes weight_scale as [S] or [S, 1] (weight_scale[idx] reads either); any shape holding S
+  // scales is read in row-major order.
+  const std::vector<int64_t> widths = {3, 1, 2};
+  const std::vector<float> expected = {0.25f, 0.25f, 0.25f, 4.0f, 0.5f, 0.5f};
+  for (const Dims& shape : {Dims{3}, Dims{3, 1}, Dims{1, 3}, Dims{1, 3, 1}}) {
+    const Tensor c = convert_to_channelwise(f32({0.25f, 4.0f, 0.5f}, shape), widths);
+    ASSERT_EQ(c.sizes(), (Dims{6, 1})) << shape.str();
+    for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(c.data_as<float>()[i], expected[size_t(i)]) << shape.str() << " " << i;
+  }
+  // A strided [S, 1] column of a wider fp16 tensor: each scale widened exactly.
+  Tensor h = Tensor::empty({3, 2}, DType::kFloat16);
+  const float hv[] = {0.1f, -1.0f, 0.2f, -1.0f, 0.3f, -1.0f};
+  for (int i = 0; i < 6; ++i) h.data_as<uint16_t>()[i] = float_to_fp16(hv[i]);
+  const Tensor c = convert_to_channelwise(h.narrow(1, 0, 1), widths);
+  for (int64_t i = 0; i < 6; ++i)
+    EXPECT_EQ(c.data_as<float>()[i], fp16_to_float(float_to_fp16(hv[2 * (i < 3 ? 0 : i < 4 ? 1 : 2)]))) << i;
+}
+
 TEST(Weights, ConvertToChannelwiseRejects) {
   EXPECT_W8A8_ERROR(convert_to_channelwise(f32({1.0f, 2.0f}), {1, 1, 1}), ErrorKind::kValue, "weight_scale");
-  EXPECT_W8A8_ERROR(convert_to_channelwise(f32({1.0f, 2.0f}, {2, 1}), {1, 1}), ErrorKind::kValue, "weight_scale");
+  EXPECT_W8A8_ERROR(convert_to_channelwise(f32({1.0f, 2.0f, 3.0f, 4.0f}, {2, 2}), {1, 1}), ErrorKind::kValue,
+                    "weight_scale");
   EXPECT_W8A8_ERROR(convert_to_channelwise(f32({1.0f, 2.0f}), {1, -1}), ErrorKind::kValue, "logical_widths");
   EXPECT_W8A8_ERROR(convert_to_channelwise(Tensor::zeros({2}, DType::kInt32), {1, 1}), ErrorKind::kType,
                     "weight_scale");
-  TensorView on_gpu(f32({1.0f}).data(), DType::kFloat32, {1}, Device::cuda());
+#ifndef W8A8_WITH_CUDA  // in a CUDA build this fake device pointer would reach the kernels
+  const Tensor one = f32({1.0f});
+  TensorView on_gpu(one.data(), DType::kFloat32, {1}, Device::cuda());
   EXPECT_W8A8_ERROR(convert_to_channelwise(on_gpu, {1}), ErrorKind::kUnsupported, "weight_scale");
+#endif
 }
 
 // ---- requantize_with_max_scale -------------------------------------------------------------
@@ -164,13 +187,91 @@ TEST(Weights, RequantizeLargeRandomMatchesReference) {
       }
 }
 
+// A weight_scale of some float dtype holding `values` (rounded to it).
+Tensor scales_of(DType dtype, const std::vector<float>& values) {
+  Tensor t = Tensor::empty({int64_t(values.size())}, dtype);
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (dtype == DType::kFloat32) t.data_as<float>()[i] = values[i];
+    if (dtype == DType::kFloat16) t.data_as<uint16_t>()[i] = float_to_fp16(values[i]);
+    if (dtype == DType::kBFloat16) t.data_as<uint16_t>()[i] = float_to_bf16(values[i]);
+  }
+  return t;
+}
+float rounded_to(DType dtype, float v) {
+  return dtype == DType::kFloat16 ? fp16_to_float(float_to_fp16(v))
+                                  : dtype == DType::kBFloat16 ? bf16_to_float(float_to_bf16(v)) : v;
+}
+
+TEST(Weights, RequantizeHalfPrecisionScales) {
+  // vLLM's max() keeps the scale dtype; the dequantize multiplies by weight_scale[idx] (a 0-dim fp16 /
+  // bf16 scale: an fp16 product) and the requantization uses the max's exact value. Reference: the
+  // spec's rule written out per element with the scales as their dtype rounds them.
+  const int64_t K = 24;
+  const std::vector<int64_t> widths = {5, 3, 4};
+  const int64_t N = 12;
+  std::vector<uint8_t> codes(size_t(N * K));
+  std::mt19937 gen(31);
+  for (auto& c : codes) c = uint8_t(gen());  // NaN codes included: they stay NaN
+  const std::vector<float> raw = {0.0131f, 0.0207f, 0.00713f};
+  for (DType dt : {DType::kFloat16, DType::kBFloat16}) {
+    const auto [max_scale, out] = requantize_with_max_scale(fp8(codes, {N, K}), scales_of(dt, raw), widths);
+    ASSERT_EQ(max_scale.dtype(), dt);
+    ASSERT_EQ(max_scale.sizes(), (Dims{1}));
+    const float max_value = rounded_to(dt, 0.0207f);
+    EXPECT_EQ(max_scale.data_as<uint16_t>()[0], dt == DType::kFloat16 ? float_to_fp16(0.0207f) : float_to_bf16(0.0207f));
+    const std::vector<uint8_t> got = codes_of(out);
+    const float inv = 1.0f / max_value;
+    int64_t row = 0;
+    for (size_t s = 0; s < widths.size(); ++s)
+      for (int64_t r = 0; r < widths[s]; ++r, ++row)
+        for (int64_t k = 0; k < K; ++k) {
+          const size_t i = size_t(row * K + k);
+          const float dq = fp16_to_float(float_to_fp16(e4m3fn_to_float(codes[i]) * rounded_to(dt, raw[s])));
+          ASSERT_EQ(got[i], quantize_e4m3fn(dq * inv)) << dtype_name(dt) << " row " << row << " k " << k;
+        }
+    // The same codes as float32 scales holding the same values.
+    const auto [m32, out32] =
+        requantize_with_max_scale(fp8(codes, {N, K}), f32({rounded_to(dt, raw[0]), rounded_to(dt, raw[1]),
+                                                           rounded_to(dt, raw[2])}),
+                                  widths);
+    EXPECT_EQ(codes_of(out32), got);
+    // A fused checkpoint (last scale unset: -inf in fp16, float32's min rounds there) is copied as is.
+    Tensor unset = scales_of(dt, {0.5f, -std::numeric_limits<float>::max(), -std::numeric_limits<float>::max()});
+    const auto [mf, outf] = requantize_with_max_scale(fp8(codes, {N, K}), unset, widths);
+    EXPECT_EQ(codes_of(outf), codes);
+    EXPECT_EQ(mf.data_as<uint16_t>()[0], unset.data_as<uint16_t>()[0]);
+  }
+}
+
+TEST(Weights, RequantizeKeepsTheWeightLayout) {
+  // A column-major [N, K] weight (the transpose of a contiguous [K, N]): the result has the same
+  // strides and the same codes as the contiguous weight gives.
+  const int64_t N = 6, K = 10;
+  std::vector<uint8_t> codes(size_t(N * K));
+  std::mt19937 gen(32);
+  for (auto& c : codes) c = uint8_t(gen());
+  const Tensor w = fp8(codes, {N, K});
+  Tensor kn = Tensor::empty({K, N}, DType::kFloat8E4M3FN);  // the same values stored transposed
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k) kn.data_as<uint8_t>()[k * N + n] = codes[size_t(n * K + k)];
+  for (bool fused : {false, true}) {
+    const Tensor s = fused ? f32({0.02f, -std::numeric_limits<float>::max()}) : f32({0.02f, 0.05f});
+    const auto [m1, contiguous] = requantize_with_max_scale(w, s, {2, 4});
+    const auto [m2, col] = requantize_with_max_scale(kn.t(), s, {2, 4});
+    ASSERT_EQ(col.strides(), (Dims{1, N}));
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k)
+        ASSERT_EQ(col.data_as<uint8_t>()[k * N + n], contiguous.data_as<uint8_t>()[n * K + k]) << n << " " << k;
+  }
+}
+
 TEST(Weights, RequantizeRejects) {
   const Tensor w = fp8({0x38, 0x38, 0x38, 0x38}, {2, 2});
   const Tensor s = f32({1.0f, 2.0f});
   EXPECT_W8A8_ERROR(requantize_with_max_scale(randn({2, 2}, DType::kBFloat16, 1), s, {1, 1}), ErrorKind::kType,
                     "weight");
   EXPECT_W8A8_ERROR(requantize_with_max_scale(w.view({4}), s, {1, 1}), ErrorKind::kValue, "weight");
-  EXPECT_W8A8_ERROR(requantize_with_max_scale(w, randn({2}, DType::kFloat16, 1), {1, 1}), ErrorKind::kType,
+  EXPECT_W8A8_ERROR(requantize_with_max_scale(w, Tensor::zeros({2}, DType::kInt32), {1, 1}), ErrorKind::kType,
                     "weight_scale");
   EXPECT_W8A8_ERROR(requantize_with_max_scale(w, s, {1, 1, 0}), ErrorKind::kValue, "weight_scale");
   EXPECT_W8A8_ERROR(requantize_with_max_scale(w, f32({1.0f, 2.0f}, {2, 1}), {1, 1}), ErrorKind::kValue,
@@ -178,8 +279,14 @@ TEST(Weights, RequantizeRejects) {
   EXPECT_W8A8_ERROR(requantize_with_max_scale(w, s, {1, 2}), ErrorKind::kValue, "logical_widths");
   EXPECT_W8A8_ERROR(requantize_with_max_scale(w, s, {3, -1}), ErrorKind::kValue, "logical_widths");
   EXPECT_W8A8_ERROR(requantize_with_max_scale(w, f32({}, {0}), {}), ErrorKind::kValue, "logical_widths");
+#ifndef W8A8_WITH_CUDA  // in a CUDA build this fake device pointer would reach the kernels
   TensorView on_gpu(w.data(), DType::kFloat8E4M3FN, {2, 2}, Device::cuda());
   EXPECT_W8A8_ERROR(requantize_with_max_scale(on_gpu, s, {1, 1}), ErrorKind::kUnsupported, "weight");
+#else
+  // A CPU scale with a (fake) device weight: refused before anything runs.
+  TensorView on_gpu(w.data(), DType::kFloat8E4M3FN, {2, 2}, Device::cuda());
+  EXPECT_W8A8_ERROR(requantize_with_max_scale(on_gpu, s, {1, 1}), ErrorKind::kType, "weight_scale");
+#endif
 }
 
 // ---- normalize_e4m3fn_to_e4m3fnuz -----------------------------------------------------------
@@ -216,6 +323,35 @@ TEST(Weights, NormalizeScalesKeepShapeAndDtype) {
   const auto [wq2, ws2, is2] = normalize_e4m3fn_to_e4m3fnuz(w, f32({1.5f}, {}));
   EXPECT_EQ(ws2.dim(), 0);
   EXPECT_EQ(ws2.data_as<float>()[0], 3.0f);
+}
+
+TEST(Weights, NormalizeKeepsTheWeightLayout) {
+  // The transposed [K, N] view (what Fp8LinearOp and cutlass_scaled_mm take as b) stays column-major,
+  // with every code mapped, 0x80 included.
+  const int64_t N = 5, K = 7;
+  std::vector<uint8_t> codes(size_t(N * K));
+  for (size_t i = 0; i < codes.size(); ++i) codes[i] = uint8_t(i * 37 + 11);
+  codes[3] = 0x80;
+  codes[20] = 0x7F;
+  codes[21] = 0xFF;
+  const Tensor w = fp8(codes, {N, K});
+  const auto [wq, ws, is] = normalize_e4m3fn_to_e4m3fnuz(w.t(), f32({0.25f}));
+  ASSERT_EQ(wq.sizes(), (Dims{K, N}));
+  ASSERT_EQ(wq.strides(), (Dims{1, K}));
+  for (int64_t i = 0; i < N * K; ++i) {
+    const uint8_t want = codes[size_t(i)] == 0x80 ? 0x00 : codes[size_t(i)];
+    EXPECT_EQ(wq.data_as<uint8_t>()[i], want) << i;
+  }
+  // A view that is not dense (every other column) comes back dense in the same dimension order.
+  const Tensor half = Tensor::borrow(TensorView(w.data(), DType::kFloat8E4M3FN, {N, 3}, {K, 2}));
+  const auto [wq2, ws2, is2] = normalize_e4m3fn_to_e4m3fnuz(half.t(), f32({0.25f}));
+  ASSERT_EQ(wq2.sizes(), (Dims{3, N}));
+  ASSERT_EQ(wq2.strides(), (Dims{1, 3}));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t j = 0; j < 3; ++j) {
+      const uint8_t c = codes[size_t(n * K + 2 * j)];
+      EXPECT_EQ(wq2.data_as<uint8_t>()[n * 3 + j], c == 0x80 ? 0x00 : c) << n << " " << j;
+    }
 }
 
 TEST(Weights, NormalizeRejects) {
@@ -267,18 +403,88 @@ TEST(Weights, PerTensorDequantizeStridedInput) {
   const Tensor w = fp8({0x38, 0x40, 0x30, 0x48}, {2, 2});  // 1, 2, 0.5, 4
   const Tensor d = per_tensor_dequantize(w.t(), 2.0f);        // [[1, 0.5], [2, 4]] * 2
   ASSERT_EQ(d.sizes(), (Dims{2, 2}));
-  const float expected[] = {2.0f, 1.0f, 4.0f, 8.0f};
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(fp16_to_float(half_bits(d, i)), expected[i]) << i;
+  // torch keeps a dense input's layout: the transposed view gives a column-major result.
+  ASSERT_EQ(d.strides(), (Dims{1, 2}));
+  const float expected[2][2] = {{2.0f, 1.0f}, {4.0f, 8.0f}};
+  for (int r = 0; r < 2; ++r)
+    for (int c = 0; c < 2; ++c)
+      EXPECT_EQ(fp16_to_float(half_bits(d, r * d.stride(0) + c * d.stride(1))), expected[r][c]) << r << c;
+  // A row slice with a gap (not dense) comes back dense, rows still the outer dimension.
+  const Tensor wide = fp8({0x38, 0x40, 0x30, 0x48, 0x50, 0x58}, {2, 3});
+  const Tensor d2 = per_tensor_dequantize(wide.narrow(1, 1, 2), 1.0f);
+  ASSERT_EQ(d2.strides(), (Dims{2, 1}));
+  const float expected2[] = {2.0f, 0.5f, 8.0f, e4m3fn_to_float(0x58)};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(fp16_to_float(half_bits(d2, i)), expected2[i]) << i;
+}
+
+TEST(Weights, PerTensorDequantizeBroadcastsRowScales) {
+  // tensor [N, K] * inv_scale [N, 1]: torch scales row n by inv_scale[n]; [1, K] scales columns;
+  // a 3-D tensor takes a scale aligned with its last dimensions. Independent reference: the rule
+  // float(fp16(x)) * s rounded once to the promoted dtype, written out per element.
+  const int64_t N = 3, K = 5;
+  std::vector<uint8_t> codes(size_t(2 * N * K));
+  std::mt19937 gen(9);
+  for (auto& c : codes) {
+    c = uint8_t(gen());
+    if ((c & 0x7F) == 0x7F) c = 0x3B;
+  }
+  const Tensor w = fp8(std::vector<uint8_t>(codes.begin(), codes.begin() + N * K), {N, K});
+  const std::vector<float> rs = {0.1f, 3.0f, -0.7f}, cs = {0.5f, 0.3f, 7.0f, 1e-3f, 2.0f};
+  auto x = [&](int64_t n, int64_t k) { return e4m3fn_to_float(codes[size_t(n * K + k)]); };
+  // float32 [N, 1]: a float32 result.
+  const Tensor d = per_tensor_dequantize(w, f32(rs, {N, 1}));
+  ASSERT_EQ(d.dtype(), DType::kFloat32);
+  ASSERT_EQ(d.sizes(), (Dims{N, K}));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k) EXPECT_EQ(d.data_as<float>()[n * K + k], x(n, k) * rs[size_t(n)]) << n << k;
+  // float16 [N, 1]: a float16 result of the fp16 scale's exact value.
+  Tensor h = Tensor::empty({N, 1}, DType::kFloat16);
+  for (int64_t n = 0; n < N; ++n) h.data_as<uint16_t>()[n] = float_to_fp16(rs[size_t(n)]);
+  const Tensor dh = per_tensor_dequantize(w, h);
+  ASSERT_EQ(dh.dtype(), DType::kFloat16);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k)
+      EXPECT_EQ(half_bits(dh, n * K + k), float_to_fp16(x(n, k) * fp16_to_float(float_to_fp16(rs[size_t(n)]))));
+  // [1, K] and [K]: per column.
+  for (const Dims& shape : {Dims{1, K}, Dims{K}}) {
+    const Tensor dc = per_tensor_dequantize(w, f32(cs, shape));
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) EXPECT_EQ(dc.data_as<float>()[n * K + k], x(n, k) * cs[size_t(k)]);
+  }
+  // 3-D [2, N, K] with [N, 1]: both batches scaled by row.
+  const Tensor w3 = fp8(codes, {2, N, K});
+  const Tensor d3 = per_tensor_dequantize(w3, f32(rs, {N, 1}));
+  ASSERT_EQ(d3.sizes(), (Dims{2, N, K}));
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k)
+        EXPECT_EQ(d3.data_as<float>()[(b * N + n) * K + k],
+                  e4m3fn_to_float(codes[size_t((b * N + n) * K + k)]) * rs[size_t(n)]);
+  // The column-major [K, N] view with a [1, N] scale (per output channel): layout and values.
+  const Tensor dt = per_tensor_dequantize(w.t(), f32(rs, {1, N}));
+  ASSERT_EQ(dt.strides(), (Dims{1, K}));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k) EXPECT_EQ(dt.data_as<float>()[n * K + k], x(n, k) * rs[size_t(n)]);
 }
 
 TEST(Weights, PerTensorDequantizeRejects) {
   const Tensor w = fp8({0x38, 0x38}, {2});
-  EXPECT_W8A8_ERROR(per_tensor_dequantize(w, f32({1.0f, 2.0f})), ErrorKind::kValue, "inv_scale");
+  EXPECT_W8A8_ERROR(per_tensor_dequantize(w, f32({1.0f, 2.0f, 3.0f})), ErrorKind::kValue, "inv_scale");
+  // More dimensions than tensor would grow the result (torch would broadcast to [1, 2]).
   EXPECT_W8A8_ERROR(per_tensor_dequantize(w, f32({1.0f}, {1, 1})), ErrorKind::kValue, "inv_scale");
+  const Tensor w2 = fp8({0x38, 0x38, 0x38, 0x38, 0x38, 0x38}, {2, 3});
+  EXPECT_W8A8_ERROR(per_tensor_dequantize(w2, f32({1.0f, 2.0f, 3.0f}, {3, 1})), ErrorKind::kValue, "inv_scale");
+  EXPECT_W8A8_ERROR(per_tensor_dequantize(w2, f32({1.0f, 2.0f}, {1, 2})), ErrorKind::kValue, "inv_scale");
   EXPECT_W8A8_ERROR(per_tensor_dequantize(w, Tensor::zeros({1}, DType::kInt32)), ErrorKind::kType, "inv_scale");
   EXPECT_W8A8_ERROR(per_tensor_dequantize(Tensor::zeros({2}, DType::kInt8), 1.0f), ErrorKind::kType, "tensor");
+#ifndef W8A8_WITH_CUDA  // in a CUDA build this fake device pointer would reach the kernels
   TensorView on_gpu(w.data(), DType::kFloat8E4M3FN, {2}, Device::cuda());
   EXPECT_W8A8_ERROR(per_tensor_dequantize(on_gpu, 1.0f), ErrorKind::kUnsupported, "tensor");
+#else
+  // A CPU [1] scale with a (fake) device tensor: refused before anything runs (only a 0-dim CPU scale may mix).
+  TensorView on_gpu(w.data(), DType::kFloat8E4M3FN, {2}, Device::cuda());
+  EXPECT_W8A8_ERROR(per_tensor_dequantize(on_gpu, f32({1.0f})), ErrorKind::kType, "inv_scale");
+#endif
 }
 
 // ---- all_close_1d ---------------------------------------------------------------------------

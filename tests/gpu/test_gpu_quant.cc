@@ -150,6 +150,58 @@ TEST(GpuQuant, PerTokenGroupMatchesCpuBothScaleLayoutsAndUe8m0) {
           }
 }
 
+TEST(GpuQuant, PerTokenGroupPartialLastGroupMatchesCpu) {
+  // K not a multiple of G: ceil(K/G) groups, the last one short. (K, G) pairs reach each kernel: the
+  // lane-per-vector kernel (16-byte vectors, G / VEC a power of two <= 32), the warp-per-group vector
+  // kernel (G / VEC > 32) and the scalar kernel (K not a multiple of the vector width).
+  W8A8_REQUIRE_GPU();
+  std::mt19937 gen(16);
+  const std::pair<int64_t, int64_t> kShapes[] = {{200, 128}, {136, 128}, {1000, 512}, {1100, 512},
+                                                 {201, 128}, {7, 16},    {72, 64},    {4104, 128}};
+  for (const Case& c : kCases)
+    for (auto [K, G] : kShapes)
+      for (int64_t M : {int64_t(1), int64_t(5), int64_t(130)})
+        for (bool col_major : {false, true}) {
+          const int64_t ng = (K + G - 1) / G;
+          Tensor x = random_activation(M, K, K, c.in, gen);
+          auto [q_cpu, s_cpu] = per_token_group_quant_fp8(x, G, col_major, /*use_ue8m0=*/M == 5, 1e-10, c.fp8);
+          Tensor qg = Tensor::empty({M, K}, c.fp8, Device::cuda());
+          Tensor sg = col_major ? Tensor::empty({ng, M}, DType::kFloat32, Device::cuda()).t()
+                                : Tensor::empty({M, ng}, DType::kFloat32, Device::cuda());
+          gputest::poison(qg, 0x7F);
+          gputest::poison(sg);
+          per_token_group_quant_fp8_into(qg, sg, to_gpu(x), G, 1e-10, M == 5);
+          gputest::sync();
+          ASSERT_TRUE(same_bytes(qg, q_cpu)) << dtype_name(c.in) << " M=" << M << " K=" << K << " G=" << G;
+          Tensor sc = to_cpu(col_major ? Tensor(sg).t() : sg);
+          Tensor sc_ref = Tensor::copy_of(col_major ? Tensor(s_cpu).t() : s_cpu);
+          ASSERT_TRUE(same_bytes(sc, sc_ref)) << "scales M=" << M << " K=" << K << " G=" << G;
+        }
+}
+
+TEST(GpuQuant, PerTokenGroupLeadingDimensionsMatchCpu) {
+  // x [B, R, K]: the allocating entry quantizes the rows of x as one [M, K] problem (row-major scales) or one
+  // column-major [R, groups] matrix per leading index.
+  W8A8_REQUIRE_GPU();
+  std::mt19937 gen(17);
+  for (bool col_major : {false, true}) {
+    const int64_t B = 3, R = 7, K = 300, G = 128;
+    Tensor x = random_activation(B * R, K, K, DType::kBFloat16, gen);
+    const TensorView x3 = x.view({B, R, K});
+    auto [q_cpu, s_cpu] = per_token_group_quant_fp8(x3, G, col_major);
+    const Tensor xg = to_gpu(x);
+    auto [q_gpu, s_gpu] = per_token_group_quant_fp8(xg.view({B, R, K}), G, col_major);
+    ASSERT_EQ(q_gpu.sizes(), (Dims{B, R, K}));
+    ASSERT_EQ(s_gpu.sizes(), s_cpu.sizes());
+    ASSERT_EQ(s_gpu.strides(), s_cpu.strides());
+    ASSERT_TRUE(same_bytes(q_gpu.view({B * R, K}), q_cpu.view({B * R, K})));
+    // Both scale tensors are dense with equal strides: compare their storage.
+    const int64_t n = s_cpu.numel();
+    ASSERT_TRUE(same_bytes(to_cpu(TensorView(s_gpu.data(), DType::kFloat32, {n}, Device::cuda())),
+                           TensorView(s_cpu.data(), DType::kFloat32, {n})));
+  }
+}
+
 TEST(GpuQuant, BlockQuantMatchesCpu) {
   W8A8_REQUIRE_GPU();
   std::mt19937 gen(15);

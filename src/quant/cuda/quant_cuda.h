@@ -19,7 +19,8 @@ void dynamic_per_tensor_quant(const TensorView& out, const TensorView& input, fl
 // One pass per row: each row is read once. scale_ub: device pointer or null. Padding rows get scale 1.
 void dynamic_per_token_quant(const TensorView& out, const TensorView& input, float* scale_out, int64_t scale_stride,
                              const float* scale_ub, Stream stream);
-// Groups of group_size along K; scale element (m, g) at scale_out[m * s0 + g * s1].
+// Groups of group_size along K, ceil(K / group_size) per row (the last one may be short); scale
+// element (m, g) at scale_out[m * s0 + g * s1].
 void per_token_group_quant(const TensorView& out, const TensorView& input, float* scale_out, int64_t s0, int64_t s1,
                            int64_t group_size, float eps, bool use_ue8m0, Stream stream);
 // Blocks of block_n x block_k of a weight [N, K]; scales [ceil(N/bn), ceil(K/bk)] contiguous.

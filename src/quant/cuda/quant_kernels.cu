@@ -277,19 +277,20 @@ __global__ void __launch_bounds__(kThreads) per_token_rows_kernel(
 }
 
 // One warp per (row, group): lanes stride over the group, warp max, then quantize (the group is
-// in L1 by then).
+// in L1 by then). ceil(K / G) groups per row; the last one may be shorter (a whole number of vectors:
+// the vector path needs K % VEC == 0 and G % VEC == 0).
 template <class In, int VEC, bool kFnuz>
 __global__ void group_kernel(uint8_t* __restrict__ out, int64_t out_ld, const typename In::T* __restrict__ in,
                              int64_t in_ld, int64_t M, int64_t K, int64_t G, float* __restrict__ scales, int64_t s0,
                              int64_t s1, float eps, bool ue8m0, float qmax) {
   allow_dependent_launch();
-  const int64_t ng = K / G;
+  const int64_t ng = (K + G - 1) / G;
   const int64_t warp = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) >> 5;
   const int lane = threadIdx.x & 31;
   if (warp >= M * ng) return;  // whole warps exit together
   const int64_t m = warp / ng, g = warp - m * ng;
   const auto* x = reinterpret_cast<const Vec<In, VEC>*>(in + m * in_ld + g * G);
-  const int64_t nvec = G / VEC;
+  const int64_t nvec = min(G, K - g * G) / VEC;
   uint32_t amax = 0;
   for (int64_t i = lane; i < nvec; i += 32) amax = max(amax, vec_amax<In, VEC>(x[i]));
   amax = warp_max(amax);
@@ -302,25 +303,28 @@ __global__ void group_kernel(uint8_t* __restrict__ out, int64_t out_ld, const ty
 
 // Groups of exactly `lanes` vectors (a power of two <= 32): each lane holds one vector, a warp holds
 // 32 / lanes groups, the amax is a shuffle reduction inside each lane segment. G=128 bf16: 16 lanes.
+// A short last group (K % G != 0, still whole vectors) leaves its upper lanes empty: they add 0 to the
+// amax, which changes no maximum of magnitudes.
 template <class In, int VEC, bool kFnuz>
 __global__ void group_kernel_lanes(uint8_t* __restrict__ out, int64_t out_ld, const typename In::T* __restrict__ in,
                                    int64_t in_ld, int64_t M, int64_t K, int lanes, float* __restrict__ scales,
                                    int64_t s0, int64_t s1, float eps, bool ue8m0, float qmax) {
   allow_dependent_launch();
-  const int64_t G = int64_t(lanes) * VEC, ng = K / G;
+  const int64_t G = int64_t(lanes) * VEC, ng = (K + G - 1) / G;
   const int64_t thread = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   const int64_t group = thread / lanes;
   const int lane = int(thread % lanes);
   const bool active = group < M * ng;  // inactive lanes still join the shuffles
   const int64_t m = active ? group / ng : 0, g = active ? group - m * ng : 0;
+  const bool holds = active && g * G + int64_t(lane + 1) * VEC <= K;  // this lane's vector exists
   Vec<In, VEC> x{};
-  if (active) x = reinterpret_cast<const Vec<In, VEC>*>(in + m * in_ld + g * G)[lane];
-  uint32_t amax = active ? vec_amax<In, VEC>(x) : 0u;
+  if (holds) x = reinterpret_cast<const Vec<In, VEC>*>(in + m * in_ld + g * G)[lane];
+  uint32_t amax = holds ? vec_amax<In, VEC>(x) : 0u;
   for (int o = lanes / 2; o > 0; o >>= 1) amax = max(amax, __shfl_xor_sync(0xFFFFFFFFu, amax, o));
   if (!active) return;
   const float s = group_scale(__uint_as_float(amax), eps, qmax, ue8m0);
   if (lane == 0) scales[m * s0 + g * s1] = s;
-  reinterpret_cast<QVec<VEC>*>(out + m * out_ld + g * G)[lane] = vec_quant<In, VEC, kFnuz>(x, reciprocal(s));
+  if (holds) reinterpret_cast<QVec<VEC>*>(out + m * out_ld + g * G)[lane] = vec_quant<In, VEC, kFnuz>(x, reciprocal(s));
 }
 
 // One block per (block_n, block_k) tile; scalar accesses (tiles may be ragged and it is load time).
@@ -482,7 +486,7 @@ void dynamic_per_token_quant(const TensorView& out, const TensorView& input, flo
 void per_token_group_quant(const TensorView& out, const TensorView& input, float* scale_out, int64_t s0, int64_t s1,
                            int64_t group_size, float eps, bool use_ue8m0, Stream stream) {
   const int64_t M = input.size(0), K = input.size(1);
-  const int64_t groups = K / group_size * M;
+  const int64_t groups = (K + group_size - 1) / group_size * M;  // the last group of a row may be short
   if (groups == 0) return;
   cudaStream_t s = resolve_stream(stream);
   const float qmax = fp8_quant_max(out.dtype());

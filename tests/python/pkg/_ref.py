@@ -30,15 +30,55 @@ def dyn_scale(x, fp8=F8, axis=None, ub=None):
 
 
 def group_quant(x, g, fp8=F8, eps=1e-10, ue8m0=False):
+    """x [..., K]: groups of g along K, the last one shorter when g does not divide K (vLLM's native path pads it
+    with zeros, which change no amax). Returns (q [..., K], s [..., ceil(K/g)])."""
     xf = np.asarray(x).astype(np.float32)
-    m, k = xf.shape
-    xg = xf.reshape(m, k // g, g)
+    k = xf.shape[-1]
+    ng = -(-k // g)
+    rows = xf.reshape(-1, k)
+    padded = np.zeros((rows.shape[0], ng * g), np.float32)
+    padded[:, :k] = rows
+    xg = padded.reshape(-1, ng, g)
     amax = np.abs(xg).max(axis=2)
     s = (np.maximum(amax, np.float32(eps)) / np.float32(FP8_MAX[fp8])).astype(np.float32)
     if ue8m0:
         s = np.exp2(np.ceil(np.log2(s.astype(np.float64)))).astype(np.float32)
-    q = quantize(xg, s[:, :, None], fp8).reshape(m, k)
-    return q, s
+    q = quantize(xg, s[:, :, None], fp8).reshape(-1, ng * g)[:, :k].reshape(xf.shape)
+    return q, s.reshape(xf.shape[:-1] + (ng,))
+
+
+def dequantize(t, inv_scale):
+    """vLLM's per_tensor_dequantize, tensor.to(float16) * inv_scale, with torch's rules: broadcasting; the product
+    of the fp16 value and the unrounded scale in float32; the result float16 for a Python float, a 0-dim scale or
+    a float16 scale, else float32."""
+    h = np.asarray(t).astype(np.float32).astype(np.float16).astype(np.float32)
+    if isinstance(inv_scale, float):
+        return (h * np.float32(inv_scale)).astype(np.float32).astype(np.float16)
+    sc = np.asarray(inv_scale)
+    out = np.float16 if sc.ndim == 0 or sc.dtype == np.float16 else np.float32
+    return (h * sc.astype(np.float32)).astype(np.float32).astype(out)
+
+
+def requantize(w, ws, widths):
+    """vLLM's requantize_with_max_scale: (max scale as float32, codes uint8)."""
+    fp8 = F8UZ if np.asarray(w).dtype == np.dtype(F8UZ) else F8
+    sc = np.asarray(ws).astype(np.float32)  # fp16 / bf16 scales widen exactly
+    mx = sc.max()
+    codes = bits(w).copy()
+    if sc[-1] > np.float32(-448.0):
+        start = 0
+        for width, s in zip(widths, sc):
+            if width:
+                deq = dequantize(np.asarray(w)[start:start + width], np.float32(s).reshape(()))  # a 0-dim scale
+                codes[start:start + width] = bits(quantize(deq, mx, fp8))
+            start += width
+    return mx, codes
+
+
+def channelwise(ws, widths):
+    """vLLM's convert_to_channelwise: S scales of any shape, read in order."""
+    sc = np.asarray(ws).astype(np.float32).reshape(-1)
+    return np.concatenate([np.full((w, 1), v, np.float32) for v, w in zip(sc, widths)] + [np.zeros((0, 1), np.float32)])
 
 
 def f64(x):

@@ -154,8 +154,10 @@ def test_per_token_group_tiny_values_keep_precision():
 
 
 def test_per_token_group_errors():
-    with pytest.raises(ValueError, match="group_size: expected a divisor"):
-        w8a8.per_token_group_quant_fp8(rand(2, 64), 48)
+    with pytest.raises(ValueError, match="group_size: expected a positive group size"):
+        w8a8.per_token_group_quant_fp8(rand(2, 64), 0)
+    with pytest.raises(ValueError, match="x: expected a tensor"):
+        w8a8.per_token_group_quant_fp8(rand(2, 64).reshape(-1), 16)
 
 
 def test_per_block():
