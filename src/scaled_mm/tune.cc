@@ -139,9 +139,18 @@ TuneResult tune_scaled_mm(const TuneOptions& options, int device) {
     Tensor out = Tensor::empty({8192, 8192}, DType::kBFloat16, dev);
     cuda::time_as_graph([&](Stream st) { scaled_mm(out, a, a.t(), s, s, std::nullopt, {}, st); }, 1, 2.0, 1);
   }
+  // Written after every (N, K): a run stopped by a time limit keeps what it measured.
+  const auto flush = [&] {
+    std::vector<smm::cutlass_sm90::CacheRow> rows;
+    for (const TuneRow& r : result.chosen) rows.push_back({r.fast, r.vec, r.m, r.n, r.k, r.kernel, r.us, r.alt_us});
+    smm::cutlass_sm90::write_tune_cache(result.cache_path, result.device, kernels, rows);
+    if (!options.measurements_path.empty())
+      write_measurements(options.measurements_path, result.device, options.reps, result.measured);
+  };
   uint64_t seed = 100;
   size_t i = 0;
   while (i < shapes.size()) {
+    if (!result.chosen.empty()) flush();
     const int64_t N = shapes[i].n, K = shapes[i].k;
     size_t end = i;
     int64_t max_m = 0;
@@ -208,11 +217,7 @@ TuneResult tune_scaled_mm(const TuneOptions& options, int device) {
       }
     }
   }
-  std::vector<smm::cutlass_sm90::CacheRow> rows;
-  for (const TuneRow& r : result.chosen) rows.push_back({r.fast, r.vec, r.m, r.n, r.k, r.kernel, r.us, r.alt_us});
-  smm::cutlass_sm90::write_tune_cache(result.cache_path, result.device, kernels, rows);
-  if (!options.measurements_path.empty())
-    write_measurements(options.measurements_path, result.device, options.reps, result.measured);
+  flush();
   return result;
 }
 

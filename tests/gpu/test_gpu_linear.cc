@@ -48,7 +48,9 @@ TEST(GpuLinear, PlatformOnDevice) {
     EXPECT_EQ(op.preferred_backend(), "cutlass");
     EXPECT_FALSE(op.output_padding().has_value());
   }
-  if (p.capability == 90) EXPECT_TRUE(cutlass_block_fp8_supported()) << cutlass_block_fp8_capability().reason;
+  if (p.capability == 90) {
+    EXPECT_TRUE(cutlass_block_fp8_supported()) << cutlass_block_fp8_capability().reason;
+  }
   EXPECT_FALSE(cutlass_group_gemm_supported());
   EXPECT_FALSE(sparse_cutlass_supported());
 }
