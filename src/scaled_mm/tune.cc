@@ -181,7 +181,7 @@ TuneResult tune_scaled_mm(const TuneOptions& options, int device) {
                   [&](Stream st) {
                     for (const Tensor& w : weights) scaled_mm(out, a, w.t(), sa, sb, std::nullopt, opt, st);
                   },
-                  int(copies), large ? 0.05 : 0.01, options.reps);
+                  int(copies), large ? 0.02 : 0.005, options.reps);
               result.measured.push_back({M, N, K, fast, vec, spec, us});
               return us;
             } catch (const Error&) {
