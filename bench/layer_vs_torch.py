@@ -286,6 +286,9 @@ def parse_shapes(text):
         return DEEPSEEK
     if text == "all":
         return LLAMA + DEEPSEEK
+    if text == "losers-first":  # the shapes that lost in the first runs, then the rest
+        first = [(2112, 7168), (4096, 14336), (10240, 8192), (8192, 28672), (7168, 16384), (8192, 8192)]
+        return first + [s for s in LLAMA + DEEPSEEK if s not in first]
     return [tuple(int(v) for v in s.split(",")) for s in text.split(";")]
 
 
