@@ -192,6 +192,16 @@ def cutlass_scaled_mm(a, b, scale_a, scale_b, out_dtype, bias=None):
     best other one, the CPU included). a may be [..., K] (viewed as [-1, K], as vLLM's wrapper does); the result is
     [..., N]. scale_b: one element, [N], [1, N] or [N, 1]."""
     scale_a, scale_b = scalar_like(scale_a, a), scalar_like(scale_b, a)
+    out = _torch_cuda_output(a, b.shape[1], out_dtype) if is_torch(a) and a.dim() >= 1 else None
+    if out is not None:  # torch's caching allocator (the library's cudaFree waits for the device)
+        try:
+            a2, out2 = a.view(-1, a.shape[-1]), out.view(-1, out.shape[-1])
+        except RuntimeError:
+            a2 = None  # not viewable as [-1, K]: the library says so, naming the argument
+        if a2 is not None:
+            _w8a8.scaled_mm_into(to_raw(out2, "out"), to_raw(a2, "a"), to_raw(b, "b"), to_raw(scale_a, "scale_a"),
+                                 to_raw(scale_b, "scale_b"), to_raw(bias, "bias"), "auto", "default", stream_of(a))
+            return out
     return from_raw(_w8a8.cutlass_scaled_mm(to_raw(a, "a"), to_raw(b, "b"), to_raw(scale_a, "scale_a"),
                                             to_raw(scale_b, "scale_b"), dtype_name(out_dtype), to_raw(bias, "bias"),
                                             framework_of(a), stream_of(a)))
