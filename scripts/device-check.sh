@@ -5,7 +5,7 @@
 #
 #   run on the device:  bash scripts/device-check.sh [layer|tests|sanitize|pkg|quick|quant|full|tune|explore|time]
 #   (layer: one build through `pip install .` (the package users get, with the C++ tests in the same tree), the GPU
-#    tests (GPU_TESTS: a gtest filter, or skip), the package's tests (PY_TESTS=skip: not), compute-sanitizer when
+#    tests (GPU_TESTS: a gtest filter, or skip), the package's tests (PY_TESTS: paths, or skip), compute-sanitizer when
 #    SANITIZE=1, then
 #    TUNE=1: w8a8.tune_scaled_mm over the benchmark grid into build/tune-cache.json; then
 #    bench/layer_vs_torch.py with $LAYER_ARGS (the layer as users call it against torch, same process; with
@@ -57,7 +57,8 @@ if [ "$mode" = layer ]; then
     -C cmake.define.W8A8_BUILD_TESTS=ON -C cmake.define.W8A8_BUILD_BENCH=ON -C cmake.define.W8A8_PY_STUBS=OFF ./
   grep -E "Built target|Linking" "$LOGS/pip-install.log" | tail -n 2
   [ "${GPU_TESTS:-}" != skip ] && step gpu-tests build/device/tests/w8a8_gpu_tests --gtest_filter="${GPU_TESTS:-*}"
-  [ "${PY_TESTS:-}" != skip ] && step py-tests env LD_PRELOAD="$preload" python3 -m pytest -q -rs tests/python/pkg
+  # shellcheck disable=SC2086
+  [ "${PY_TESTS:-}" != skip ] && step py-tests env LD_PRELOAD="$preload" python3 -m pytest -q -rs ${PY_TESTS:-tests/python/pkg}
   if [ -n "${SANITIZE:-}" ]; then
     step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 build/device/tests/w8a8_gpu_tests \
       --gtest_filter="${SANITIZE_TESTS:-GpuLinear.*:GpuBlockLinear.*:GpuDispatch*:GpuWeights.*:GpuScaledMm.Blockwise*}"
