@@ -62,15 +62,16 @@ if [ "$mode" = layer ]; then
   if [ -n "${SANITIZE:-}" ]; then
     step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 build/device/tests/w8a8_gpu_tests \
       --gtest_filter="${SANITIZE_TESTS:-GpuLinear.*:GpuBlockLinear.*:GpuDispatch*:GpuWeights.*:GpuScaledMm.Blockwise*}"
-    step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 build/device/tests/w8a8_gpu_tests \
+    [ "$SANITIZE" != memcheck ] && step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 build/device/tests/w8a8_gpu_tests \
       --gtest_filter="${SANITIZE_TESTS:-GpuLinear.*:GpuBlockLinear.*:GpuDispatch*:GpuWeights.*:GpuScaledMm.Blockwise*}"
   fi
   if [ -n "${TUNE:-}" ]; then
+    # TUNE_ACC: promoted,fast (default) or one of them.
     # `w8a8 tune` over the benchmark grid (Python entry: the package's build has no CLI): the cache the chooser
     # reads (build/tune-cache.json, kept for the next call) and every measurement (the checked-in table's input).
     step tune env LD_PRELOAD="$preload" timeout "${TUNE_SECONDS:-420}" python3 -c "import w8a8, json, sys
 r = w8a8.tune_scaled_mm(cache_path='build/tune-cache.json', measurements_path='$OUT/tune-measurements.json',
-                        reps=int('${TUNE_REPS:-8}'))
+                        reps=int('${TUNE_REPS:-8}'), accumulations='${TUNE_ACC:-promoted,fast}'.split(','))
 own = sum(c['kernel'] != 'cublaslt' for c in r['chosen'])
 print(r['device'], len(r['chosen']), 'choices,', own, 'own kernels,', r['measurements'], 'measurements')"
     cp build/tune-cache.json "$OUT/tune-cache.json" 2>/dev/null
