@@ -188,6 +188,7 @@ std::pair<w8a8::ScaleKind, w8a8::ScaleKind> scale_kinds(const std::string& scale
 }  // namespace
 
 NB_MODULE(_w8a8, m) {
+  m.def("set_leak_warnings", [](bool on) { nb::set_leak_warnings(on); });
   m.doc() = "w8a8's C++ library (FP8 W8A8 linear layers); use the `w8a8` package, not this module.";
 
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
