@@ -81,6 +81,7 @@ def main():
     p.add_argument("--accuracy", help="the cutlass tests' log: --max-promote becomes the longest interval whose printed "
                    "fp32 error meets the promoted bound")
     p.add_argument("--margin", type=float, default=0.01)
+    p.add_argument("--note", help="one line on where the tune JSON's measurements come from, kept in the block")
     p.add_argument("--fallback", nargs="+", default=[], help="earlier tune JSONs (oldest first): those of this run's "
                    "device fill the (shape, accumulation, scales) groups this run did not reach (a tune cut short by "
                    "its time limit); a later file's group replaces an earlier one's")
@@ -111,6 +112,7 @@ def main():
         f"{BLOCK_MARK}{device} ----",
         f"// bf16 output; median of {data.get('reps')} CUDA-graph replays per kernel; promotion interval <= "
         f"{args.max_promote} k-steps; cutlass chosen only when >= {args.margin:.0%} faster.",
+        *([f"// {args.note}"] if args.note else []),
         *([f"// {len(filled)} rows not reached by this run come from {', '.join(sources)} (marked 'earlier run')."]
           if filled else []),
     ]

@@ -160,3 +160,46 @@ def test_time_lines_become_tune_rows_that_replace_only_their_groups(tmp_path):
     picks = generate(tmp_path, data["tune"], fallback_rows=old)
     assert any(p.startswith('W8A8_SM90_PICK("test", false, false, 8192, 8192, 8192, "cublaslt"') for p in picks)
     assert any('16, 8192, 8192, "bf16_64x16x128_c1x1_pingpong_swap"' in p and p.endswith("; earlier run") for p in picks)
+
+
+LAYER_TO_TUNE = ROOT / "bench" / "layer_to_tune.py"
+TABLE = ROOT / "src/scaled_mm/cutlass_sm90/selection_table.inc"
+
+
+def test_layer_benchmark_rows_become_tune_rows(tmp_path):
+    rows = [
+        {"table": "kernel", "scheme": "rowwise", "acc": "promoted", "M": 512, "N": 8192, "K": 8192, "w8a8_us": 58.2,
+         "torch_us": 52.4, "torch_ref": "torch._scaled_mm", "choice": "cutlass bf16_128x128x128_c2x1_coop"},
+        {"table": "kernel", "scheme": "per_tensor", "acc": "fast", "M": 4096, "N": 8192, "K": 8192, "w8a8_us": 480.0,
+         "torch_us": 470.0, "torch_ref": "torch._scaled_mm", "choice": "cutlass bf16_128x256x128_c2x1_coop_fast [swizzle=2,raster=m]"},
+        {"table": "kernel", "scheme": "per_tensor", "acc": "promoted", "M": 64, "N": 8192, "K": 8192, "w8a8_us": 28.0,
+         "torch_us": 27.6, "torch_ref": "torch._scaled_mm", "choice": "cublaslt"},
+        {"table": "kernel", "scheme": "blockwise", "acc": "promoted", "M": 1, "N": 8192, "K": 8192, "w8a8_us": 30.0,
+         "torch_us": 40.0, "torch_ref": "F.linear bf16", "choice": "cublaslt"},
+        {"table": "layer", "scheme": "token", "acc": "promoted", "M": 1, "N": 8192, "K": 8192, "w8a8_us": 30.0,
+         "torch_us": 40.0, "torch_ref": "torch._scaled_mm", "choice": "cutlass bf16_16x8x1024_c1x1_gemv_swap"},
+    ]
+    (tmp_path / "layer.json").write_text(json.dumps({"device": "test", "rows": rows}))
+    out = subprocess.run([sys.executable, str(LAYER_TO_TUNE), str(tmp_path / "layer.json")], check=True,
+                         capture_output=True, text=True).stdout
+    tune = json.loads(out)["tune"]
+    assert tune == [row(512, 8192, 8192, "bf16_128x128x128_c2x1_coop", 58.2, vec=True),
+                    row(512, 8192, 8192, "cublaslt", 52.4, vec=True),
+                    row(4096, 8192, 8192, "bf16_128x256x128_c2x1_coop_fast:swizzle=2,raster=m", 480.0, fast=True),
+                    row(4096, 8192, 8192, "cublaslt", 470.0, fast=True),
+                    row(64, 8192, 8192, "cublaslt", 27.6)]
+    # The configuration that lost to cuBLASLt gives way in the table; cuBLASLt's row stays cuBLASLt's.
+    picks = generate(tmp_path, tune)
+    assert all('"cublaslt"' in p for p in picks) and len(picks) == 3
+
+
+def test_the_checked_in_table_regenerates_from_the_committed_measurements(tmp_path):
+    text = TABLE.read_text()
+    note = next(line[3:] for line in text.splitlines() if line.startswith("// Measurements: "))
+    out = tmp_path / "table.inc"
+    out.write_text(text)
+    plots = ROOT / "docs" / "plots"
+    subprocess.run([sys.executable, str(SCRIPT), str(plots / "tune-h100-2026-12-06-layer.json"), "--fallback",
+                    str(plots / "tune-h100-2026-11-25.json"), str(plots / "tune-h100-2026-11-25b.json"),
+                    "--max-promote", "4", "--out", str(out), "--note", note], check=True, capture_output=True)
+    assert out.read_text() == text
