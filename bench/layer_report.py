@@ -100,7 +100,7 @@ def plot(rows, path):
         ax.axis("off")
     axes.flat[0].legend(fontsize=6, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=80)
 
 
 def main():
