@@ -1,6 +1,7 @@
 // vLLM's W8A8BlockFp8LinearOp (fp8_utils.py): 1 x 128 activation groups x 128 x 128 weight blocks.
 #include <string>
 
+#include "linear/layer_args.h"
 #include "w8a8/error.h"
 #include "w8a8/linear.h"
 #include "w8a8/quant.h"
@@ -84,46 +85,19 @@ Tensor W8A8BlockFp8LinearOp::run(const std::optional<TensorView>& out, const Ten
   W8A8_CHECK_TYPE(weight_scale.device() == device, "weight_scale: expected a tensor on ", device.str(),
                   " like weight, got ", weight_scale.describe());
 
-  // ---- input [..., K]
-  W8A8_CHECK(input.dim() >= 1, "input: expected a tensor of at least 1 dimension [..., K], got ", input.describe());
+  // ---- input [..., K], bias, the caller's output
   W8A8_CHECK_TYPE(is_half_or_float(input.dtype()), "input: expected bfloat16, float16 or float32, got ",
                   dtype_name(input.dtype()));
-  W8A8_CHECK(input.size(-1) == K, "input: expected the last dimension to be K = weight.size(1) = ", K, ", got ",
-             input.describe());
-  W8A8_CHECK_TYPE(input.device() == device, "input: expected a tensor on ", device.str(), " like weight, got ",
-                  input.describe());
-  TensorView input_2d;
-  try {
-    input_2d = input.view({-1, K});
-  } catch (const Error& e) {
-    W8A8_FAIL(ErrorKind::kValue, "input: cannot be viewed as [-1, ", K, "] (", e.what(), ")");
-  }
-  const int64_t M = input_2d.size(0);
-  Dims output_shape;
-  for (int d = 0; d + 1 < input.dim(); ++d) output_shape.push_back(input.size(d));
-  output_shape.push_back(N);
+  const linear_detail::LayerRows rows = linear_detail::layer_rows(input, K, N, "weight.size(1)", device);
+  const TensorView& input_2d = rows.input_2d;
+  const int64_t M = rows.m;
   const DType out_dtype = input.dtype();
-  if (bias) {
-    W8A8_CHECK(bias->dim() == 1 && bias->size(0) == N, "bias: expected a 1-D [N] tensor with N = ", N, ", got ",
-               bias->describe());
-    W8A8_CHECK_TYPE(bias->dtype() == out_dtype, "bias: expected the input's dtype ", dtype_name(out_dtype), ", got ",
-                    dtype_name(bias->dtype()));
-    W8A8_CHECK_TYPE(bias->device() == device, "bias: expected a tensor on ", device.str(), " like weight, got ",
-                    bias->describe());
-  }
+  linear_detail::check_bias(bias, N, out_dtype, device);
   TensorView out_2d;
   if (out) {
-    W8A8_CHECK(out->sizes() == output_shape, "out: expected shape ", output_shape.str(), " (input.shape[:-1] + [N]), got ",
-               out->describe());
     W8A8_CHECK_TYPE(out->dtype() == out_dtype, "out: expected the input's dtype ", dtype_name(out_dtype), ", got ",
                     dtype_name(out->dtype()));
-    W8A8_CHECK_TYPE(out->device() == device, "out: expected a tensor on ", device.str(), " like weight, got ",
-                    out->describe());
-    try {
-      out_2d = out->view({M, N});
-    } catch (const Error& e) {
-      W8A8_FAIL(ErrorKind::kValue, "out: cannot be viewed as [", M, ", ", N, "] (", e.what(), ")");
-    }
+    out_2d = linear_detail::out_rows(*out, rows, N, device);
   }
 
   // ---- the activation in the layout the blockwise GEMM reads as it is: Mp rows, scales [Mp, L]
@@ -167,7 +141,7 @@ Tensor W8A8BlockFp8LinearOp::run(const std::optional<TensorView>& out, const Ten
   }
   Tensor full = Tensor::empty({Mp, N}, out_dtype, device);
   scaled_mm(full, q, b, s, scale_b, bias, ScaledMmOptions{}, stream);
-  return full.narrow(0, 0, M).view(output_shape);
+  return full.narrow(0, 0, M).view(rows.output_shape);
 }
 
 }  // namespace w8a8

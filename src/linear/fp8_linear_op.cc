@@ -3,6 +3,7 @@
 #include <tuple>
 
 #include "linear/backend_choice.h"
+#include "linear/layer_args.h"
 #include "w8a8/quant.h"
 #include "w8a8/scaled_mm.h"
 #ifdef W8A8_WITH_CUDA
@@ -151,16 +152,16 @@ Tensor Fp8LinearOp::run(const std::optional<TensorView>& out, const TensorView& 
                   " like weight, got ", weight_scale.describe());
 
   // ---- input [..., K] ----
-  W8A8_CHECK(input.dim() >= 1, "input: expected a tensor of at least 1 dimension [..., K], got ", input.describe());
   const bool input_is_fp8 = is_fp8(input.dtype());
   W8A8_CHECK_TYPE(is_half_or_float(input.dtype()) || is_e4m3_dtype(input.dtype()),
                   "input: expected bfloat16, float16, float32, or float8_e4m3fn / float8_e4m3fnuz already quantized, "
                   "got ",
                   dtype_name(input.dtype()));
-  W8A8_CHECK(input.size(-1) == K, "input: expected the last dimension to be K = weight.size(0) = ", K, ", got ",
-             input.describe());
-  W8A8_CHECK_TYPE(input.device() == device, "input: expected a tensor on ", device.str(), " like weight, got ",
-                  input.describe());
+  // 1. input_2d = input.view(-1, K); output_shape = input.shape[:-1] + [N]
+  const linear_detail::LayerRows rows = linear_detail::layer_rows(input, K, N, "weight.size(0)", device);
+  const TensorView& input_2d = rows.input_2d;
+  const int64_t M = rows.m;
+  const Dims& output_shape = rows.output_shape;
 
   // The activation's FP8 format: the input's, or the platform's (vLLM's current_platform.fp8_dtype():
   // e4m3fn everywhere w8a8 builds) when this op quantizes. Both operands share one format.
@@ -168,18 +169,6 @@ Tensor Fp8LinearOp::run(const std::optional<TensorView>& out, const TensorView& 
   W8A8_CHECK_TYPE(act_fp8 == weight.dtype(), "weight: expected ", dtype_name(act_fp8), " like the ",
                   input_is_fp8 ? "FP8 input" : "activation this op quantizes (the platform's FP8 format)", ", got ",
                   dtype_name(weight.dtype()));
-
-  // 1. input_2d = input.view(-1, K); output_shape = input.shape[:-1] + [N]
-  TensorView input_2d;
-  try {
-    input_2d = input.view({-1, K});
-  } catch (const Error& e) {
-    W8A8_FAIL(ErrorKind::kValue, "input: cannot be viewed as [-1, ", K, "] (", e.what(), ")");
-  }
-  const int64_t M = input_2d.size(0);
-  Dims output_shape;
-  for (int d = 0; d + 1 < input.dim(); ++d) output_shape.push_back(input.size(d));
-  output_shape.push_back(N);
 
   // 2. out_dtype defaults to the input's dtype.
   if (!out_dtype.has_value()) {
@@ -189,29 +178,10 @@ Tensor Fp8LinearOp::run(const std::optional<TensorView>& out, const TensorView& 
   }
   W8A8_CHECK_TYPE(is_half_or_float(*out_dtype), "out_dtype: expected bfloat16, float16 or float32, got ",
                   dtype_name(*out_dtype));
-
-  if (bias.has_value()) {
-    W8A8_CHECK(bias->dim() == 1 && bias->size(0) == N, "bias: expected a 1-D [N] tensor with N = ", N, ", got ",
-               bias->describe());
-    W8A8_CHECK_TYPE(bias->dtype() == *out_dtype, "bias: expected the output dtype ", dtype_name(*out_dtype),
-                    ", got ", dtype_name(bias->dtype()));
-    W8A8_CHECK_TYPE(bias->device() == device, "bias: expected a tensor on ", device.str(), " like weight, got ",
-                    bias->describe());
-  }
+  linear_detail::check_bias(bias, N, *out_dtype, device);
 
   // The caller's output: output_shape, its rows viewable as [M, N].
-  TensorView out_2d;
-  if (out.has_value()) {
-    W8A8_CHECK(out->sizes() == output_shape, "out: expected shape ", output_shape.str(), " (input.shape[:-1] + [N]), got ",
-               out->describe());
-    W8A8_CHECK_TYPE(out->device() == device, "out: expected a tensor on ", device.str(), " like weight, got ",
-                    out->describe());
-    try {
-      out_2d = out->view({M, N});
-    } catch (const Error& e) {
-      W8A8_FAIL(ErrorKind::kValue, "out: cannot be viewed as [", M, ", ", N, "] (", e.what(), ")");
-    }
-  }
+  const TensorView out_2d = out ? linear_detail::out_rows(*out, rows, N, device) : TensorView();
 
   // 3. Quantize the activation unless it already is FP8.
   Tensor qinput_owner, x_scale_owner;
