@@ -119,8 +119,9 @@ TEST(CutlassSelection, TableRowsCarryTheirMeasuredTimes) {
   for (const Pick* p = all_picks_begin(); p != all_picks_end(); ++p) {
     EXPECT_GT(p->us, 0.0) << p->config;
     // Times are printed to 0.1 us: the generator's "1 % faster" holds within that rounding.
-    if (!p->defers())
+    if (!p->defers()) {
       EXPECT_LT((p->us - 0.05) * 1.01, p->alt_us + 0.05) << p->config << " chosen without beating cuBLASLt by 1 %";
+    }
   }
 }
 
