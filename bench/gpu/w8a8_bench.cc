@@ -7,7 +7,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -15,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/graph_timer.h"
 #include "w8a8/w8a8.h"
 
 namespace {
@@ -56,43 +56,14 @@ Tensor random_device(Dims sizes, DType dtype, std::mt19937& gen, float lo = -1.0
   return host.to(Device::cuda());
 }
 
-// Median microseconds per call of `calls` (a list run once per replay), timed as a CUDA graph.
+// Median microseconds per call of `calls` (a list run once per replay), timed as a CUDA graph (the library's
+// timer, which `w8a8 tune` uses too).
 double time_graph(const std::vector<std::function<void(cudaStream_t)>>& calls, double warmup_s, int reps) {
-  cudaStream_t stream;
-  CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  for (auto& c : calls) c(stream);  // plans, workspaces, heuristics: outside the capture
-  CHECK_CUDA(cudaStreamSynchronize(stream));
-  cudaGraph_t graph;
-  cudaGraphExec_t exec;
-  CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-  for (auto& c : calls) c(stream);
-  CHECK_CUDA(cudaStreamEndCapture(stream, &graph));
-  CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
-  cudaEvent_t start, stop;
-  CHECK_CUDA(cudaEventCreate(&start));
-  CHECK_CUDA(cudaEventCreate(&stop));
-  const auto t0 = std::chrono::steady_clock::now();
-  do {
-    for (int i = 0; i < 5; ++i) CHECK_CUDA(cudaGraphLaunch(exec, stream));
-    CHECK_CUDA(cudaStreamSynchronize(stream));
-  } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < warmup_s);
-  std::vector<double> times;
-  for (int r = 0; r < reps; ++r) {
-    CHECK_CUDA(cudaEventRecord(start, stream));
-    CHECK_CUDA(cudaGraphLaunch(exec, stream));
-    CHECK_CUDA(cudaEventRecord(stop, stream));
-    CHECK_CUDA(cudaEventSynchronize(stop));
-    float ms = 0;
-    CHECK_CUDA(cudaEventElapsedTime(&ms, start, stop));
-    times.push_back(double(ms) * 1e3 / double(calls.size()));
-  }
-  CHECK_CUDA(cudaGraphExecDestroy(exec));
-  CHECK_CUDA(cudaGraphDestroy(graph));
-  CHECK_CUDA(cudaEventDestroy(start));
-  CHECK_CUDA(cudaEventDestroy(stop));
-  CHECK_CUDA(cudaStreamDestroy(stream));
-  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-  return times[times.size() / 2];
+  return cuda::time_as_graph(
+      [&calls](Stream st) {
+        for (auto& c : calls) c(reinterpret_cast<cudaStream_t>(st));
+      },
+      int(calls.size()), warmup_s, reps);
 }
 
 struct Shape {
