@@ -168,7 +168,7 @@ def run_shape(n, k, scheme, ms, args, timer, rows, gen):
         op_apply = (w8a8.W8A8BlockFp8LinearOp() if scheme == "block" else
                     w8a8.Fp8LinearOp(scheme == "static", w8a8.GroupShape.PER_TOKEN if scheme == "token"
                                      else w8a8.GroupShape.PER_TENSOR))
-    bf16_weights = None  # the F.linear reference, made when torch cannot run a case
+    bf16 = {"weights": weights}  # the F.linear reference's dequantized weights, made when torch cannot run a case
     qfn = quant(scheme, k)
     acc_cases = ["promoted", "fast"] if scheme in ("dynamic", "token") else ["promoted"]
     for m in ms:
@@ -196,13 +196,7 @@ def run_shape(n, k, scheme, ms, args, timer, rows, gen):
                                  out_dtype=torch.bfloat16)
         fns["torch"] = torch_layer
         graphs = {name: timer.capture(fn) for name, fn in fns.items()}
-        torch_ref = "torch._scaled_mm"
-        if isinstance(graphs["torch"], Exception):
-            torch_error = str(graphs["torch"]).splitlines()[0][:160]
-            if bf16_weights is None:
-                bf16_weights = [w.to(torch.bfloat16) for w in weights]
-            graphs["torch"] = timer.capture(lambda: [F.linear(x, w) for w in bf16_weights])
-            torch_ref = f"F.linear bf16 (torch._scaled_mm: {torch_error})"
+        torch_ref = torch_reference(graphs, timer, x, bf16)
         record(rows, "layer", scheme, "promoted", n, k, m, graphs, copies, args, timer, torch_ref,
                choice_of(m, n, k, scheme, "promoted"))
         del graphs
@@ -217,19 +211,25 @@ def run_shape(n, k, scheme, ms, args, timer, rows, gen):
                       "torch": lambda: [torch._scaled_mm(q, w.t(), scale_a=sa, scale_b=sb, out_dtype=torch.bfloat16,
                                                          use_fast_accum=fast) for w, sb in zip(weights, sbs)]}
                 graphs = {name: timer.capture(fn) for name, fn in kf.items()}
-                ref = "torch._scaled_mm"
-                if isinstance(graphs["torch"], Exception):
-                    err = str(graphs["torch"]).splitlines()[0][:160]
-                    if bf16_weights is None:
-                        bf16_weights = [w.to(torch.bfloat16) for w in weights]
-                    graphs["torch"] = timer.capture(lambda: [F.linear(x, w) for w in bf16_weights])
-                    ref = f"F.linear bf16 (torch._scaled_mm: {err})"
+                ref = torch_reference(graphs, timer, x, bf16)
                 record(rows, "kernel", KERNEL_SCALES[scheme], acc, n, k, m, graphs, copies, args, timer, ref,
                        choice_of(m, n, k, scheme, acc))
                 del graphs
         if time.time() > args.deadline:
             return False
     return True
+
+
+def torch_reference(graphs, timer, x, bf16):
+    """Where torch._scaled_mm could not run the case, bf16 F.linear on the weights takes its place in `graphs`.
+    Returns what the torch row measures."""
+    if not isinstance(graphs["torch"], Exception):
+        return "torch._scaled_mm"
+    error = str(graphs["torch"]).splitlines()[0][:160]
+    if "bf16" not in bf16:
+        bf16["bf16"] = [w.to(torch.bfloat16) for w in bf16["weights"]]
+    graphs["torch"] = timer.capture(lambda: [F.linear(x, w) for w in bf16["bf16"]])
+    return f"F.linear bf16 (torch._scaled_mm: {error})"
 
 
 def record(rows, table, scheme, acc, n, k, m, graphs, copies, args, timer, torch_ref, choice):
