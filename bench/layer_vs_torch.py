@@ -22,7 +22,6 @@ import argparse
 import json
 import math
 import statistics
-import sys
 import time
 
 import torch
@@ -158,9 +157,9 @@ def run_shape(n, k, scheme, ms, args, timer, rows, gen):
         wscales = [torch.rand(1, device="cuda", generator=gen) * 1e-3 + 1e-3 for _ in range(copies)]
     layers = [w8a8.nn.Fp8Linear(w, s, input_scale=None, weight_block_size=(128, 128) if scheme == "block" else None)
               for w, s in zip(weights, wscales)]
-    if scheme == "static":
-        for lin in layers:
-            lin.act_quant_static = True
+    for lin in layers:  # Fp8Linear's default for dynamic activations is per token
+        lin.act_quant_static = scheme == "static"
+        if scheme in ("static", "dynamic"):
             lin.act_quant_group_shape = w8a8.GroupShape.PER_TENSOR
     w_rows = [s.reshape(1, n) for s in wscales] if scheme == "token" else wscales
     op_apply = None
