@@ -2,9 +2,6 @@
 #include "w8a8/scaled_mm.h"
 
 #include <cctype>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 #include "scaled_mm/backend.h"
 #include "scaled_mm/chooser.h"

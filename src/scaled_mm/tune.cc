@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
-#include <map>
 #include <tuple>
 
 #include "scaled_mm/cutlass_sm90/selection.h"
