@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cuda/graph_timer.h"
+#include "scaled_mm/random_fp8.h"
 #include "w8a8/w8a8.h"
 
 namespace {
@@ -186,23 +187,8 @@ struct TuneResult {
   double us;
 };
 
-// Random FP8 codes straight from a xorshift (finite e4m3fn codes, never all zero): fast enough for the
-// 256 MB of rotated weights of every tuned shape.
-Tensor random_fp8_fast(Dims sizes, uint64_t seed) {
-  Tensor host = Tensor::empty(sizes, DType::kFloat8E4M3FN);
-  auto* p = static_cast<uint8_t*>(host.data());
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  const int64_t n = host.numel();
-  for (int64_t i = 0; i < n; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    uint8_t c = uint8_t(x >> 24);
-    if ((c & 0x7F) == 0x7F) c ^= 0x01;  // not NaN
-    p[i] = c;
-  }
-  return host.to(Device::cuda());
-}
+// Random FP8 codes (the tuner's: same seed, same bytes).
+Tensor random_fp8_fast(Dims sizes, uint64_t seed) { return smm::random_fp8(sizes, seed, Device::cuda()); }
 
 // The rotated weight copies of a shape (rotation_copies), seeds first_seed, first_seed + 1, ...
 std::vector<Tensor> rotated_fp8_weights(const Shape& s, uint64_t first_seed) {

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "scaled_mm/cutlass_sm90/selection.h"
+#include "scaled_mm/random_fp8.h"
 #include "w8a8/error.h"
 #include "w8a8/formats.h"
 #include "w8a8/scaled_mm.h"
@@ -32,24 +33,10 @@ std::vector<TuneShape> tune_grid() {
 #ifdef W8A8_WITH_CUDA
 namespace {
 
+using smm::random_fp8;
+
 constexpr size_t kRotateBytes = size_t(256) << 20;  // weight copies filling >= 256 MB: the 50 MB L2 keeps none
 constexpr size_t kMaxCopies = 64;                   // (tiny weights: calls per graph stay few)
-
-// Finite random e4m3fn codes (never all zero) from a xorshift, made on the host and copied.
-Tensor random_fp8(Dims sizes, uint64_t seed, Device device) {
-  Tensor host = Tensor::empty(sizes, DType::kFloat8E4M3FN);
-  auto* p = host.data_as<uint8_t>();
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (int64_t i = 0; i < host.numel(); ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    uint8_t c = uint8_t(x >> 24);
-    if ((c & 0x7F) == 0x7F) c ^= 0x01;  // not NaN
-    p[i] = c;
-  }
-  return host.to(device);
-}
 
 Tensor random_scales(Dims sizes, uint64_t seed, Device device) {
   Tensor host = Tensor::empty(sizes, DType::kFloat32);
