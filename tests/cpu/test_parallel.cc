@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <random>
@@ -144,9 +145,28 @@ Layer make_layer(int64_t N, int64_t K, std::mt19937& g) {
   return {random_fp8(N, K, g), testref::random_scales({N, 1}, g), testref::random_bias(N, DType::kBFloat16, g)};
 }
 
-// Column-parallel: every rank's output columns are the single-device layer's, bit for bit (the same quantized
-// activation, the same per-element products); gathered, every rank holds the whole output.
-TEST(TensorParallel, ColumnParallelMatchesSingleDeviceBitForBit) {
+// Each element of `actual` (bf16) is the matching element of `expected` (bf16) or its bf16 neighbour: the
+// same products summed in another fp32 order (BLAS splits work by problem size, so a rank's N/world columns may
+// be summed in another order than the full layer's) moves a result by at most one bf16 rounding step here.
+::testing::AssertionResult within_one_bf16_step(const TensorView& actual, const TensorView& expected) {
+  if (actual.sizes() != expected.sizes()) return ::testing::AssertionFailure() << "shapes differ";
+  for (int64_t i = 0; i < actual.size(0); ++i)
+    for (int64_t j = 0; j < actual.size(1); ++j) {
+      const uint16_t a = static_cast<const uint16_t*>(actual.data())[i * actual.stride(0) + j * actual.stride(1)];
+      const uint16_t e = static_cast<const uint16_t*>(expected.data())[i * expected.stride(0) + j * expected.stride(1)];
+      const bool same_sign = (a & 0x8000) == (e & 0x8000);
+      const int step = std::abs(int(a & 0x7fff) - int(e & 0x7fff));
+      if (!(same_sign && step <= 1) && !((a & 0x7fff) == 0 && (e & 0x7fff) == 0))
+        return ::testing::AssertionFailure() << "element [" << i << ", " << j << "]: " << bf16_to_float(a) << " vs "
+                                             << bf16_to_float(e);
+    }
+  return ::testing::AssertionSuccess();
+}
+
+// Column-parallel: every rank's output columns are the single-device layer's (the same quantized activation, the
+// same per-element products; bit for bit on one rank, within one bf16 step otherwise); gathered, every rank holds
+// the same bytes.
+TEST(TensorParallel, ColumnParallelMatchesSingleDevice) {
   std::mt19937 g(3);
   const int64_t N = 256, K = 384;
   Layer L = make_layer(N, K, g);
@@ -155,16 +175,25 @@ TEST(TensorParallel, ColumnParallelMatchesSingleDeviceBitForBit) {
     const Fp8LinearOp op(false, PER_TOKEN);
     Tensor full = op.apply(x, L.w.t(), L.scale, std::nullopt, std::nullopt, std::nullopt, TensorView(L.bias));
     for (int world : {1, 2, 4})
-      for (bool gather : {false, true})
+      for (bool gather : {false, true}) {
+        std::vector<Tensor> outs(static_cast<size_t>(world));
         run_group(world, [&](int rank, Communicator& comm) {
           WeightShard s = shard_weight(ParallelKind::kColumn, L.w, L.scale, TensorView(L.bias), world, rank);
           TensorParallelFp8Linear layer(ParallelKind::kColumn, comm, op, gather);
           const int64_t n = N / world;
           Tensor out = Tensor::empty({M, gather ? N : n}, DType::kBFloat16);
           layer.apply(out, x, s.weight.t(), s.weight_scale, std::nullopt, s.bias ? std::optional<TensorView>(*s.bias) : std::nullopt);
-          if (gather) EXPECT_TRUE(same_bytes(out, full)) << "M=" << M << " world=" << world << " rank=" << rank;
-          else EXPECT_TRUE(same_bytes(out, full.narrow(1, rank * n, n))) << "M=" << M << " world=" << world;
+          const TensorView expected = gather ? TensorView(full) : full.narrow(1, rank * n, n);
+          if (world == 1) {
+            EXPECT_TRUE(same_bytes(out, expected)) << "M=" << M;
+          }
+          EXPECT_TRUE(within_one_bf16_step(out, expected)) << "M=" << M << " world=" << world << " rank=" << rank;
+          outs[size_t(rank)] = std::move(out);
         });
+        for (int r = 1; gather && r < world; ++r) {
+          EXPECT_TRUE(same_bytes(outs[size_t(r)], outs[0])) << "M=" << M << " world=" << world << " rank=" << r;
+        }
+      }
   }
 }
 
