@@ -24,16 +24,68 @@ set(W8A8_CUDA_GENCODE_SM90A "-gencode=arch=compute_90a,code=sm_90a"
 
 file(GLOB_RECURSE W8A8_CUDA_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/*.cu)
 
-# w8a8's own Hopper GEMMs (CUTLASS 3.x headers from the pinned PyPI wheel, scripts/fetch-cutlass.sh).
-option(W8A8_CUTLASS "Build w8a8's Hopper CUTLASS kernels (src/scaled_mm/cutlass_sm90)" OFF)
+# w8a8's own Hopper GEMMs, on CUTLASS/CuTe headers from the pinned PyPI wheel nvidia-cutlass
+# (cmake/cutlass-version.txt). Where they come from, first found wins: W8A8_CUTLASS_DIR; the wheel installed in
+# the build environment's Python (pip install . asks for it as a build requirement where nvcc is found,
+# python/build_backend); third_party/cutlass (scripts/fetch-cutlass.sh).
+set(W8A8_CUTLASS OFF CACHE STRING "Build w8a8's Hopper kernels (src/scaled_mm/cutlass_sm90): ON, OFF or AUTO (on where CUTLASS headers are found)")
+set_property(CACHE W8A8_CUTLASS PROPERTY STRINGS ON OFF AUTO)
 option(W8A8_CUTLASS_EXPLORE "Also build the candidate configurations (for w8a8-bench --tune)" OFF)
 set(W8A8_CUTLASS_EXPLORE_FILTER "" CACHE STRING "Build only the candidates whose name matches this regex (empty: all)")
-set(W8A8_CUTLASS_DIR "${PROJECT_SOURCE_DIR}/third_party/cutlass/include" CACHE PATH "CUTLASS/CuTe include folder")
-if(W8A8_CUTLASS)
-  if(NOT EXISTS "${W8A8_CUTLASS_DIR}/cutlass/cutlass.h")
-    message(FATAL_ERROR "W8A8_CUTLASS=ON but no CUTLASS headers in ${W8A8_CUTLASS_DIR}: run scripts/fetch-cutlass.sh")
+set(W8A8_CUTLASS_DIR "" CACHE PATH "CUTLASS/CuTe include folder (empty: the build Python's nvidia-cutlass wheel, then third_party/cutlass/include)")
+file(STRINGS ${PROJECT_SOURCE_DIR}/cmake/cutlass-version.txt W8A8_CUTLASS_PINNED LIMIT_COUNT 1)
+string(TOUPPER "${W8A8_CUTLASS}" w8a8_cutlass_request)
+set(W8A8_CUTLASS_INCLUDE "")
+set(W8A8_CUTLASS_SOURCE "")
+if(NOT w8a8_cutlass_request STREQUAL "OFF")
+  if(W8A8_CUTLASS_DIR)
+    set(W8A8_CUTLASS_INCLUDE "${W8A8_CUTLASS_DIR}")
+    set(W8A8_CUTLASS_SOURCE "W8A8_CUTLASS_DIR")
+  else()
+    # The wheel's headers, located without importing it (cutlass_library imports scipy and cuda-python).
+    find_package(Python COMPONENTS Interpreter QUIET)
+    if(Python_EXECUTABLE)
+      execute_process(
+        COMMAND "${Python_EXECUTABLE}" -c
+                "import importlib.util as u, os; s = u.find_spec('cutlass_library'); print(os.path.join(list(s.submodule_search_locations)[0], 'source', 'include') if s else '')"
+        OUTPUT_VARIABLE wheel_include OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+      if(wheel_include AND EXISTS "${wheel_include}/cutlass/cutlass.h")
+        set(W8A8_CUTLASS_INCLUDE "${wheel_include}")
+        set(W8A8_CUTLASS_SOURCE "the build Python's nvidia-cutlass wheel, ${wheel_include}")
+      endif()
+    endif()
+    if(NOT W8A8_CUTLASS_INCLUDE AND EXISTS "${PROJECT_SOURCE_DIR}/third_party/cutlass/include/cutlass/cutlass.h")
+      set(W8A8_CUTLASS_INCLUDE "${PROJECT_SOURCE_DIR}/third_party/cutlass/include")
+      set(W8A8_CUTLASS_SOURCE "third_party/cutlass")
+    endif()
   endif()
-  target_include_directories(w8a8 SYSTEM PRIVATE ${W8A8_CUTLASS_DIR})
+  if(W8A8_CUTLASS_INCLUDE AND NOT EXISTS "${W8A8_CUTLASS_INCLUDE}/cutlass/cutlass.h")
+    message(FATAL_ERROR "W8A8_CUTLASS_DIR=${W8A8_CUTLASS_INCLUDE} holds no cutlass/cutlass.h")
+  endif()
+  if(W8A8_CUTLASS_INCLUDE)
+    file(STRINGS "${W8A8_CUTLASS_INCLUDE}/cutlass/version.h" version_lines REGEX "#define CUTLASS_(MAJOR|MINOR|PATCH) ")
+    string(REGEX REPLACE ".*CUTLASS_MAJOR ([0-9]+).*CUTLASS_MINOR ([0-9]+).*CUTLASS_PATCH ([0-9]+).*" "\\1.\\2.\\3"
+           W8A8_CUTLASS_FOUND_VERSION "${version_lines}")
+    if(NOT W8A8_CUTLASS_FOUND_VERSION STREQUAL W8A8_CUTLASS_PINNED)
+      message(WARNING "w8a8: CUTLASS ${W8A8_CUTLASS_FOUND_VERSION} headers (${W8A8_CUTLASS_SOURCE}); the kernels are "
+                      "measured and tested with the pinned ${W8A8_CUTLASS_PINNED}")
+    endif()
+  endif()
+  if(w8a8_cutlass_request STREQUAL "AUTO")
+    if(W8A8_CUTLASS_INCLUDE)
+      set(W8A8_CUTLASS ON)
+    else()
+      set(W8A8_CUTLASS OFF)
+      message(STATUS "w8a8: W8A8_CUTLASS=AUTO and no CUTLASS headers found (pip install nvidia-cutlass==${W8A8_CUTLASS_PINNED} "
+                     "or scripts/fetch-cutlass.sh): cuBLASLt only")
+    endif()
+  elseif(NOT W8A8_CUTLASS_INCLUDE)
+    message(FATAL_ERROR "W8A8_CUTLASS=ON but no CUTLASS headers found: pip install nvidia-cutlass==${W8A8_CUTLASS_PINNED} "
+                        "into the build's Python, run scripts/fetch-cutlass.sh, or set W8A8_CUTLASS_DIR")
+  endif()
+endif()
+if(W8A8_CUTLASS)
+  target_include_directories(w8a8 SYSTEM PRIVATE ${W8A8_CUTLASS_INCLUDE})
   # CUTLASS_ENABLE_GDC_FOR_SM90: the kernels wait on / release dependent grids, so programmatic dependent
   # launch (Knobs::pdl) is correct.
   target_compile_definitions(w8a8 PRIVATE W8A8_WITH_CUTLASS_SM90=1 CUTLASS_ENABLE_GDC_FOR_SM90=1)

@@ -3,7 +3,7 @@
 # (ignored by git). CMake finds them through W8A8_CUTLASS_DIR (default: that folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-version=${CUTLASS_VERSION:-4.2.0}
+version=${CUTLASS_VERSION:-$(cat cmake/cutlass-version.txt)}
 dest=third_party/cutlass
 if [ -f "$dest/VERSION" ] && [ "$(cat "$dest/VERSION")" = "$version" ]; then
   echo "cutlass $version headers already in $dest"; exit 0

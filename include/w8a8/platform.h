@@ -16,6 +16,15 @@ struct Platform {
 };
 const Platform& current_platform();
 
+// What this build of w8a8 contains (CMake's configure summary, compiled in).
+struct BuildInfo {
+  std::string backends;         // "cpu cublaslt unfused cutlass_sm90 nccl": the backends compiled in
+  std::string archs;            // nvcc targets of the CUDA code, "sm_89 sm_90a compute_90"; empty without CUDA
+  std::string cutlass_version;  // CUTLASS headers w8a8's sm_90a kernels were built on; empty without them
+  int cutlass_kernels = 0;      // w8a8's sm_90a kernel configurations (scaled_mm_kernels lists them)
+};
+const BuildInfo& build_info();
+
 // Whether a capability is there and, either way, why.
 struct Capability {
   bool supported = false;

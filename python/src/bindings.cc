@@ -579,6 +579,15 @@ NB_MODULE(_w8a8, m) {
     put("sparse_cutlass", w8a8::sparse_cutlass_capability());
     return d;
   });
+  m.def("build_info", [] {
+    const w8a8::BuildInfo& b = w8a8::build_info();
+    nb::dict d;
+    d["backends"] = b.backends;
+    d["archs"] = b.archs;
+    d["cutlass_version"] = b.cutlass_version;
+    d["cutlass_kernels"] = b.cutlass_kernels;
+    return d;
+  });
   m.def("platform", [] {
     const w8a8::Platform& p = w8a8::current_platform();
     nb::dict d;

@@ -5,12 +5,25 @@
 #include "platform/built_kernels.h"
 #include "platform/capability.h"
 #include "platform/device_query.h"
+#include "w8a8/scaled_mm.h"
+
+#ifndef W8A8_BUILD_BACKENDS  // defined by cmake/BuildSummary.cmake
+#define W8A8_BUILD_BACKENDS "cpu"
+#define W8A8_BUILD_ARCHS ""
+#define W8A8_BUILD_CUTLASS_VERSION ""
+#endif
 
 namespace w8a8 {
 
 const Platform& current_platform() {
   static const Platform platform = platform_detail::query_platform();
   return platform;
+}
+
+const BuildInfo& build_info() {
+  static const BuildInfo info{W8A8_BUILD_BACKENDS, W8A8_BUILD_ARCHS, W8A8_BUILD_CUTLASS_VERSION,
+                              int(scaled_mm_kernels(ScaledMmBackend::kCutlass).size())};
+  return info;
 }
 
 namespace platform_detail {

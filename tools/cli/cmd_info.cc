@@ -173,7 +173,10 @@ int run_info(const InfoArgs& a) {
                       {"cuda_backends", p.cuda_built},
                       {"cuda_option", cuda_option},
                       {"native_cpu_tuning", W8A8_CLI_NATIVE != 0},
-                      {"hardware_threads", std::thread::hardware_concurrency()}};
+                      {"hardware_threads", std::thread::hardware_concurrency()},
+                      {"backends", build_info().backends},
+                      {"cuda_archs", build_info().archs},
+                      {"cutlass_version", build_info().cutlass_version}};
   if (a.json) {
     json capj = json::object();
     for (int i = 0; i < 4; ++i) capj[cap_names[i]] = {{"supported", caps[i].supported}, {"reason", caps[i].reason}};
@@ -197,6 +200,10 @@ int run_info(const InfoArgs& a) {
   std::printf("w8a8 %s (%s build, %s)\n", W8A8_VERSION, W8A8_BUILD_TYPE, __VERSION__);
   std::printf("  CUDA backends built: %s; hardware threads: %u\n", p.cuda_built ? "yes" : "no",
               std::thread::hardware_concurrency());
+  std::printf("  backends: %s", build_info().backends.c_str());
+  if (!build_info().archs.empty()) std::printf("; CUDA archs: %s", build_info().archs.c_str());
+  if (!build_info().cutlass_version.empty()) std::printf("; CUTLASS %s", build_info().cutlass_version.c_str());
+  std::printf("\n");
   std::printf("\nPlatform\n");
   std::printf("  device: %s", p.device_name.c_str());
   if (p.is_cuda) std::printf(" (sm_%d), %d CUDA device%s", p.capability, p.device_count, p.device_count == 1 ? "" : "s");
