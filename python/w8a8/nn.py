@@ -3,7 +3,8 @@
 
 Needs torch. Build it from an nn.Linear (weights quantized per channel, per tensor or in 128 x 128 blocks here) or
 from an FP8 checkpoint's tensors (`X.weight` e4m3fn [N, K], `X.weight_scale` [1], [N, 1] or [ceil(N/128), K/128],
-optional `X.input_scale` [1] for static activations).
+optional `X.input_scale` [1] for static activations). load_fp8_checkpoint(model, path) does the latter for a whole
+model from a checkpoint folder.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Optional
 import torch
 
 from . import GroupShape, per_block_quant_fp8, scaled_fp8_quant, shard_weight
+from ._checkpoint_scheme import BLOCK
 from . import _torch  # noqa: F401  (registers torch.ops.w8a8.*)
 
 
@@ -143,3 +145,139 @@ def swap_linears(module: torch.nn.Module, per_channel: bool = True, *, block: bo
         else:
             swap_linears(child, per_channel, block=block, accumulation=accumulation)
     return module
+
+
+class LoadReport:
+    """What load_fp8_checkpoint did: the modules it made Fp8Linear, the high-precision tensors it copied, the
+    model's parameters and buffers the checkpoint did not hold, the checkpoint's tensors the model had no place for."""
+
+    def __init__(self):
+        self.fp8_modules, self.loaded, self.missing, self.unexpected = [], [], [], []
+
+    def __repr__(self) -> str:
+        return (f"LoadReport(fp8_modules={len(self.fp8_modules)}, loaded={len(self.loaded)}, "
+                f"missing={self.missing}, unexpected={self.unexpected})")
+
+
+def load_fp8_checkpoint(model: torch.nn.Module, path: str, *, device=None, strict: bool = True) -> LoadReport:
+    """Load an FP8 checkpoint folder (config.json + *.safetensors, as `w8a8 quantize` or llm-compressor write it:
+    compressed-tensors `float-quantized` with tensor / channel / 128 x 128 block weights and static or dynamic
+    activations, or Hugging Face `fp8`) into `model`, in place: every nn.Linear whose weight the checkpoint holds
+    in FP8 becomes an Fp8Linear built from the checkpoint's tensors (its scheme from config.json), every other
+    tensor the model has a place for is copied into it (cast to the parameter's dtype).
+
+    device: where the FP8 modules go (default: the replaced Linear's device, or the CPU for a meta one).
+    strict: raise if the checkpoint holds an FP8 module the model has no nn.Linear for, or a shape differs.
+    Needs the `safetensors` package (a dependency of transformers)."""
+    import glob
+    import os
+
+    from safetensors import safe_open
+
+    from ._checkpoint_scheme import expected_scale_shape, name_map, read_scheme
+
+    scheme = read_scheme(path)
+    files = sorted(glob.glob(os.path.join(path, "*.safetensors")))
+    if not files:
+        raise ValueError(f"path: no *.safetensors in {path!r}")
+    where = {}
+    for f in files:
+        with safe_open(f, framework="pt") as h:
+            for k in h.keys():
+                where[k] = f
+    fp8 = (torch.float8_e4m3fn, torch.float8_e4m3fnuz)
+
+    def tensor(name):
+        with safe_open(where[name], framework="pt") as h:
+            return h.get_tensor(name)
+
+    state = dict(model.named_parameters())
+    state.update(dict(model.named_buffers()))
+    linears = {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    strip, add = name_map(list(state) + list(linears), list(where))
+
+    def model_name(ckpt_name):
+        return add + ckpt_name[len(strip):] if ckpt_name.startswith(strip) else None
+
+    report = LoadReport()
+    used = set()
+    for key in sorted(where):
+        if not key.endswith(".weight"):
+            continue
+        with safe_open(where[key], framework="pt") as h:
+            if h.get_slice(key).get_dtype() not in ("F8_E4M3", "F8_E4M3FNUZ"):
+                continue
+        module_ckpt = key[: -len(".weight")]
+        target = model_name(module_ckpt)
+        layer = scheme.layer(module_ckpt)
+        if layer is None:
+            raise ValueError(f"{path}: '{key}' is FP8 but config.json's quantization_config does not quantize "
+                             f"'{module_ckpt}' (ignored or untargeted)")
+        if target not in linears:
+            if strict:
+                raise ValueError(f"model: expected an nn.Linear named {target!r} for the checkpoint's FP8 module "
+                                 f"'{module_ckpt}', found none")
+            continue
+        lin = linears[target]
+        w = tensor(key)
+        n, k = w.shape
+        if strict and (n, k) != (lin.out_features, lin.in_features):
+            raise ValueError(f"{path}: '{key}' is [{n}, {k}], model's {target} is [{lin.out_features}, "
+                             f"{lin.in_features}]")
+        scale_name = module_ckpt + layer.scale_suffix
+        if scale_name not in where:
+            raise ValueError(f"{path}: '{module_ckpt}' has no '{layer.scale_suffix[1:]}' tensor")
+        ws = tensor(scale_name).to(torch.float32)
+        want = expected_scale_shape(layer, n, k)
+        fits = {"tensor": ws.numel() == 1, "channel": tuple(ws.shape) in ((n, 1), (n,)),
+                "block": tuple(ws.shape) == want}[layer.weight]
+        if not fits:
+            raise ValueError(f"{path}: '{scale_name}' has shape {list(ws.shape)}, expected {list(want)} for "
+                             f"{layer.weight} weight scales of a [{n}, {k}] weight")
+        ws = ws.reshape(want)
+        input_scale = None
+        if layer.activations == "static":
+            if module_ckpt + ".input_scale" not in where:
+                raise ValueError(f"{path}: '{module_ckpt}' has static activations but no 'input_scale' tensor")
+            input_scale = tensor(module_ckpt + ".input_scale")
+            used.add(module_ckpt + ".input_scale")
+        dev = device if device is not None else (lin.weight.device if lin.weight.device.type != "meta" else "cpu")
+        dtype = lin.weight.dtype if lin.weight.dtype.is_floating_point and lin.weight.dtype not in fp8 else None
+        bias = tensor(module_ckpt + ".bias") if module_ckpt + ".bias" in where else (
+            None if lin.bias is None or lin.bias.device.type == "meta" else lin.bias.detach())
+        if bias is not None:
+            used.add(module_ckpt + ".bias")
+            bias = bias.to(device=dev, dtype=dtype or bias.dtype)
+        group = {"dynamic-token": GroupShape.PER_TOKEN, "dynamic-tensor": GroupShape.PER_TENSOR,
+                 "static": GroupShape.PER_TENSOR, "dynamic-group": None}[layer.activations]
+        module = Fp8Linear(w.to(dev), ws.to(dev), bias, None if input_scale is None else input_scale.to(dev),
+                           act_quant_group_shape=group,
+                           weight_block_size=(BLOCK, BLOCK) if layer.weight == "block" else None)
+        parent_name, _, child = target.rpartition(".")
+        setattr(model.get_submodule(parent_name) if parent_name else model, child, module)
+        used.update({key, scale_name})
+        report.fp8_modules.append(target)
+
+    fp8_prefixes = tuple(m + "." for m in report.fp8_modules)
+    # state_dict's names: parameters and persistent buffers (a non-persistent buffer is never in a checkpoint).
+    state = {n: t for n, t in model.state_dict(keep_vars=True).items() if not n.startswith(fp8_prefixes)}
+    for key in sorted(set(where) - used):
+        target = model_name(key)
+        if target not in state:
+            report.unexpected.append(key)
+            continue
+        dst, src = state[target], tensor(key)
+        if dst.shape != src.shape:
+            if strict:
+                raise ValueError(f"{path}: '{key}' is {list(src.shape)}, model's {target} is {list(dst.shape)}")
+            report.unexpected.append(key)
+            continue
+        with torch.no_grad():
+            if dst.device.type == "meta":
+                raise ValueError(f"model: {target} is on the meta device; materialize the model first "
+                                 "(e.g. model.to_empty(device=...)) or build it on a real device")
+            dst.copy_(src.to(dst.dtype))
+        report.loaded.append(target)
+    loaded = set(report.loaded)
+    report.missing = sorted(n for n in state if n not in loaded)
+    return report
