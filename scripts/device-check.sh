@@ -9,7 +9,8 @@
 #    SANITIZE=1, then
 #    TUNE=1: w8a8.tune_scaled_mm over the benchmark grid into build/tune-cache.json; then
 #    bench/layer_vs_torch.py with $LAYER_ARGS (the layer as users call it against torch, same process; with
-#    W8A8_TUNE_CACHE=build/tune-cache.json it runs on the tuned choices);
+#    W8A8_TUNE_CACHE=build/tune-cache.json it runs on the tuned choices); FIDELITY=1: examples/minilm_fp8.py on the
+#    GPU against the CPU backend's embeddings (carry models/minilm-fp8); E2E=1: bench/e2e_decoder.py with $E2E_ARGS;
 #    tests: GPU + Python package tests, no benchmarks; sanitize: GPU tests and compute-sanitizer only;
 #    pkg: build, GPU and Python package tests; quick: decode shapes;
 #    quant: quantization only; full: everything; tune: time the cutlass configurations and write the
@@ -82,6 +83,21 @@ print(r['device'], len(r['chosen']), 'choices,', own, 'own kernels,', r['measure
     LD_PRELOAD="$preload" timeout "${LAYER_SECONDS:-400}" python3 bench/layer_vs_torch.py --json "$OUT/layer.json" \
       $LAYER_ARGS 2>"$LOGS/layer.err" | tee "$OUT/layer.txt"
     tail -n 5 "$LOGS/layer.err"
+  fi
+  if [ -n "${FIDELITY:-}" ]; then
+    # The MiniLM FP8 checkpoint (carried: models/minilm-fp8, 58.7 MB, so no CUTLASS headers in the same call) on the
+    # GPU backends against the CPU backend's embeddings of the same checkpoint.
+    ckpt=${FIDELITY_CKPT:-models/minilm-fp8}
+    step fidelity env LD_PRELOAD="$preload" python3 examples/minilm_fp8.py "$ckpt" --device cuda \
+      --compare "${FIDELITY_REF:-docs/data/minilm-fp8-cpu-embeddings.json}" --save "$OUT/$(basename "$ckpt")-cuda-embeddings.json"
+    grep -E "LoadReport|cosine" "$LOGS/fidelity.log"
+  fi
+  if [ -n "${E2E:-}" ]; then
+    # bench/e2e_decoder.py: Llama-3.1-8B architecture as bf16 / w8a8 / torch-fp8, prefill and CUDA-graph decode.
+    # shellcheck disable=SC2086
+    LD_PRELOAD="$preload" W8A8_COMMIT="${W8A8_COMMIT:-}" timeout "${E2E_SECONDS:-450}" python3 bench/e2e_decoder.py \
+      --out "$OUT/e2e.json" ${E2E_ARGS:-} 2>"$LOGS/e2e.err" | tee "$OUT/e2e.txt"
+    tail -n 5 "$LOGS/e2e.err"
   fi
   cat "$LOGS/gpu.txt"
   grep -h -E "^\[  (PASSED|FAILED) |ERROR SUMMARY|passed|failed" "$LOGS"/gpu-tests.log "$LOGS"/py-tests.log \
