@@ -259,8 +259,11 @@ def load_fp8_checkpoint(model: torch.nn.Module, path: str, *, device=None, stric
         report.fp8_modules.append(target)
 
     fp8_prefixes = tuple(m + "." for m in report.fp8_modules)
-    # state_dict's names: parameters and persistent buffers (a non-persistent buffer is never in a checkpoint).
-    state = {n: t for n, t in model.state_dict(keep_vars=True).items() if not n.startswith(fp8_prefixes)}
+    # Every parameter and buffer may take a checkpoint tensor; only parameters and persistent buffers (state_dict's
+    # names) count as missing when the checkpoint lacks them.
+    state = {n: t for n, t in list(model.named_parameters()) + list(model.named_buffers())
+             if not n.startswith(fp8_prefixes)}
+    persistent = set(model.state_dict(keep_vars=True))
     for key in sorted(set(where) - used):
         target = model_name(key)
         if target not in state:
@@ -279,5 +282,5 @@ def load_fp8_checkpoint(model: torch.nn.Module, path: str, *, device=None, stric
             dst.copy_(src.to(dst.dtype))
         report.loaded.append(target)
     loaded = set(report.loaded)
-    report.missing = sorted(n for n in state if n not in loaded)
+    report.missing = sorted(n for n in state if n not in loaded and n in persistent)
     return report
