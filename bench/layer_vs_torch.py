@@ -194,6 +194,8 @@ def run_shape(n, k, scheme, ms, args, timer, rows, gen):
                 torch._scaled_mm(q, w.t(), scale_a=sa, scale_b=s.t() if scheme == "block" else s,
                                  out_dtype=torch.bfloat16)
         fns["torch"] = torch_layer
+        if args.fused_max_m and scheme != "block" and m <= args.fused_max_m:
+            fns["w8a8_fused"] = fused(fns["w8a8"])
         graphs = {name: timer.capture(fn) for name, fn in fns.items()}
         torch_ref = torch_reference(graphs, timer, x, bf16)
         record(rows, "layer", scheme, "promoted", n, k, m, graphs, copies, args, timer, torch_ref,
@@ -217,6 +219,18 @@ def run_shape(n, k, scheme, ms, args, timer, rows, gen):
         if time.time() > args.deadline:
             return False
     return True
+
+
+def fused(fn):
+    """fn with Fp8LinearOp's fused decode path forced on while it runs: the graph captured from it replays the fused
+    kernels (the policy is read per call, at capture)."""
+    def run():
+        w8a8.set_fused_activation_quant("on")
+        try:
+            return fn()
+        finally:
+            w8a8.set_fused_activation_quant("auto")
+    return run
 
 
 def torch_reference(graphs, timer, x, bf16):
@@ -249,11 +263,14 @@ def record(rows, table, scheme, acc, n, k, m, graphs, copies, args, timer, torch
         row["ratio"] = row["torch_us"] / row["w8a8_us"]
     if "w8a8_apply_us" in row and "torch_us" in row:
         row["ratio_apply"] = row["torch_us"] / row["w8a8_apply_us"]
+    if "w8a8_fused_us" in row and "torch_us" in row:
+        row["ratio_fused"] = row["torch_us"] / row["w8a8_fused_us"]
     rows.append(row)
     ratio = f"{row['ratio']:.3f}" if "ratio" in row else "n/a"
     print(f"{table:6s} {scheme:10s} {acc:8s} N={n:<6d} K={k:<6d} M={m:<5d} w8a8 {row.get('w8a8_us', float('nan')):9.1f}"
           f" torch {row.get('torch_us', float('nan')):9.1f} ratio {ratio}"
           + (f" apply {row['ratio_apply']:.3f}" if "ratio_apply" in row else "")
+          + (f" fused {row['w8a8_fused_us']:.1f} ratio {row['ratio_fused']:.3f}" if "ratio_fused" in row else "")
           + ("" if torch_ref == "torch._scaled_mm" else " [ref F.linear]") + f"  <{choice}>"
           + "".join(f" {k_}={v}" for k_, v in row.items() if k_.endswith("_error")), flush=True)
 
@@ -300,6 +317,8 @@ def main():
     p.add_argument("--apply-shape", default="8192,8192", help="N,K where Fp8LinearOp.apply is timed too")
     p.add_argument("--max-seconds", type=float, default=1e9, help="stop after the (N, K, scheme) running then")
     p.add_argument("--warmup", type=float, default=3.0)
+    p.add_argument("--fused-max-m", type=int, default=0,
+                   help="also time the layer on the fused decode path (w8a8_fused) for M up to this (0: not)")
     args = p.parse_args()
     args.apply_shape = [int(v) for v in args.apply_shape.split(",")]
     args.deadline = time.time() + args.max_seconds

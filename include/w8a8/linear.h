@@ -11,6 +11,14 @@
 
 namespace w8a8 {
 
+// Fp8LinearOp's fused decode path (bf16 / fp16 input on a GPU with w8a8's sm_90a kernels): the activation quantized
+// inside the GEMM kernel, one launch, the same codes and scales as the unfused path. kAuto takes it where it was
+// measured faster (no measurement yet: never), kOn wherever a fused kernel can run the call, kOff never.
+// Process-wide; read per call.
+enum class FusedActivationQuant : uint8_t { kAuto, kOn, kOff };
+void set_fused_activation_quant(FusedActivationQuant policy);
+FusedActivationQuant fused_activation_quant();
+
 class Fp8LinearOp {
  public:
   // preferred_backend is chosen here from the platform: "cutlass" where a fused FP8 GEMM runs on the device

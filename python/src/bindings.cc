@@ -570,6 +570,18 @@ NB_MODULE(_w8a8, m) {
   m.def("cutlass_block_fp8_supported", &w8a8::cutlass_block_fp8_supported);
   m.def("cutlass_group_gemm_supported", &w8a8::cutlass_group_gemm_supported);
   m.def("sparse_cutlass_supported", &w8a8::sparse_cutlass_supported);
+  m.def("set_fused_activation_quant", [](const std::string& policy) {
+    using P = w8a8::FusedActivationQuant;
+    W8A8_CHECK(policy == "auto" || policy == "on" || policy == "off",
+               "policy: expected 'auto', 'on' or 'off', got '", policy, "'");
+    w8a8::set_fused_activation_quant(policy == "on" ? P::kOn : policy == "off" ? P::kOff : P::kAuto);
+  });
+  m.def("fused_activation_quant", [] {
+    const w8a8::FusedActivationQuant p = w8a8::fused_activation_quant();
+    return std::string(p == w8a8::FusedActivationQuant::kOn    ? "on"
+                       : p == w8a8::FusedActivationQuant::kOff ? "off"
+                                                               : "auto");
+  });
   m.def("capabilities", [] {
     nb::dict d;
     auto put = [&](const char* name, const w8a8::Capability& c) { d[name] = nb::make_tuple(c.supported, c.reason); };

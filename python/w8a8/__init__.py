@@ -21,7 +21,7 @@ __all__ = [
     "cutlass_scaled_mm", "scaled_mm", "scaled_mm_kernels", "choose_scaled_mm_backend", "dispatch_w8a8_scaled_mm",
     "requantize_with_max_scale", "convert_to_channelwise", "normalize_e4m3fn_to_e4m3fnuz", "per_tensor_dequantize",
     "all_close_1d", "cutlass_fp8_supported", "cutlass_block_fp8_supported", "cutlass_group_gemm_supported",
-    "sparse_cutlass_supported", "capabilities", "platform", "build_info", "cuda_built",
+    "sparse_cutlass_supported", "capabilities", "platform", "build_info", "set_fused_activation_quant", "fused_activation_quant", "cuda_built",
     "shard_weight", "shard_merged_column_parallel", "shard_checkpoint",
 ]
 
@@ -444,6 +444,17 @@ def sparse_cutlass_supported() -> bool:
 def capabilities() -> dict:
     """{name: (supported, reason)} for cutlass_fp8, cutlass_block_fp8, cutlass_group_gemm, sparse_cutlass."""
     return _w8a8.capabilities()
+
+
+def set_fused_activation_quant(policy: str) -> None:
+    """Fp8LinearOp's fused decode path (bf16 / fp16 input, w8a8's sm_90a kernels): the activation quantized inside
+    the GEMM kernel, the same codes as the unfused path. "auto" takes it where measured faster (nothing measured
+    yet: never), "on" wherever a fused kernel can run the call, "off" never. Process-wide."""
+    _w8a8.set_fused_activation_quant(policy)
+
+
+def fused_activation_quant() -> str:
+    return _w8a8.fused_activation_quant()
 
 
 def build_info() -> dict:

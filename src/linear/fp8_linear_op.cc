@@ -6,6 +6,7 @@
 #include "linear/layer_args.h"
 #include "w8a8/quant.h"
 #include "w8a8/scaled_mm.h"
+#include "scaled_mm/fused_quant.h"
 #ifdef W8A8_WITH_CUDA
 #include "cuda/scratch.h"
 #endif
@@ -213,6 +214,30 @@ Tensor Fp8LinearOp::run(const std::optional<TensorView>& out, const TensorView& 
                  input_scale_ub->describe());
       W8A8_CHECK_TYPE(input_scale_ub->dtype() == DType::kFloat32, "input_scale_ub: expected float32, got ",
                       dtype_name(input_scale_ub->dtype()));
+    }
+    // The fused decode path (scaled_mm/fused_quant.h decides): the GEMM kernel quantizes the activation itself.
+    if (device.is_cuda() && (!act_quant_static_ || input_scale->numel() == 1)) {
+      smm::FusedQuantArgs f;
+      f.out = out ? out_2d : TensorView(nullptr, *out_dtype, {M, N}, device);
+      f.x = input_2d;
+      f.b = weight;
+      f.scale_b = weight_scale;
+      f.bias = bias;
+      f.act = act_quant_static_                   ? smm::FusedQuantArgs::Act::kStatic
+              : act_quant_group_shape_.is_per_token() ? smm::FusedQuantArgs::Act::kDynamicPerToken
+                                                      : smm::FusedQuantArgs::Act::kDynamicPerTensor;
+      f.static_scale = act_quant_static_ ? input_scale->data_as<const float>() : nullptr;
+      f.scale_ub = input_scale_ub ? input_scale_ub->data_as<const float>() : nullptr;
+      f.accumulation = accumulation_;
+      f.stream = stream;
+      if (smm::fused_quant_chosen(f)) {
+        Tensor fresh;
+        if (!out) {
+          fresh = Tensor::empty({M, N}, *out_dtype, device);
+          f.out = fresh;
+        }
+        if (smm::run_fused_quant_if_chosen(f)) return out ? Tensor::borrow(*out) : fresh.view(output_shape);
+      }
     }
     if (out.has_value()) {
       std::tie(qinput_owner, x_scale_owner) =

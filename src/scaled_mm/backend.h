@@ -52,6 +52,24 @@ struct ScaledMmArgs {
   int plan = -1;  // Support::plan of the decision (prefers() of this backend), -1 when it gave none
 };
 
+// The linear layer's fused decode path: y = (quant(x) s_x)(b s_b) + bias in one kernel, the bf16 / fp16
+// activation x quantized inside the GEMM with scaled_fp8_quant's rule (the same codes, the same scales).
+struct FusedQuantArgs {
+  enum class Act : uint8_t { kStatic, kDynamicPerTensor, kDynamicPerToken };
+  TensorView out;      // [M, N], the activation's dtype
+  TensorView x;        // [M, K] bf16 / fp16, rows contiguous
+  TensorView b;        // [K, N] e4m3fn, column-major (the [N, K] weight transposed)
+  TensorView scale_b;  // one element or [N, 1]
+  std::optional<TensorView> bias;
+  Act act = Act::kDynamicPerToken;
+  const float* static_scale = nullptr;  // kStatic: the one-element scale (device)
+  const float* scale_ub = nullptr;      // kDynamicPerToken: optional upper bound (device)
+  Accumulation accumulation = Accumulation::kDefault;
+  Stream stream = nullptr;
+  uint8_t* codes = nullptr;  // optional [M, K] copy of the codes used (tests)
+  float* scales = nullptr;   // optional [M] / [1] copy of the scales used (tests)
+};
+
 struct Backend {
   ScaledMmBackend id;
   const char* name;  // backend_name(id)
@@ -65,6 +83,10 @@ struct Backend {
   std::vector<std::string> (*kernels)() = nullptr;
   // Blockwise problems: the activation layout this backend reads without repacking (see blockwise_layout()).
   BlockwiseLayout blockwise_layout{};
+  // Optional, the fused decode path: why this backend cannot run the call (a static string, nullptr: it can; no
+  // allocation, it is asked per call), and the call.
+  const char* (*fused_quant_refusal)(const FusedQuantArgs& args) = nullptr;
+  void (*run_fused_quant)(const FusedQuantArgs& args) = nullptr;
 };
 
 // The backends built in, in preference order (kAuto takes the first that can run a problem).

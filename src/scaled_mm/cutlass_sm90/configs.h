@@ -22,16 +22,32 @@ enum class Out { bf16, fp16, fp32 };
 // pingpong: two consumer warp groups on alternate tiles; coop: both on one tile (tile M >= 128).
 // gemv: not CUTLASS's GEMM but w8a8's weight-streaming kernel for few tokens (gemv_kernel.cuh): warp-level
 // FP8 mma.sync, tile M weight rows x tile N tokens per CTA, tile K / 256 warps splitting K.
+// gemv_quant: the same kernel reading the bf16 / fp16 activation (of the output's type) and quantizing it to e4m3
+// in the kernel, per-token or per-tensor dynamic scales computed there (Fp8LinearOp's fused decode path).
 // *_fast: FP8 fast accumulation; the others promote to fp32 registers (torch's default accuracy): pingpong and
 // coop in CUTLASS's FP8 mainloop (every `promote` k-steps, draining the WGMMAs each time), *_overlap and
 // *_stagger every 128-deep k-tile in w8a8's own mainloop (promoted_mainloop.cuh), which keeps WGMMAs in flight
 // while it adds.
 enum class Sched {
-  pingpong_fast, pingpong, coop_fast, coop, gemv_fast, gemv, pingpong_overlap, coop_overlap, coop_stagger
+  pingpong_fast, pingpong, coop_fast, coop, gemv_fast, gemv, pingpong_overlap, coop_overlap, coop_stagger,
+  gemv_quant_fast, gemv_quant
 };
 enum class Tiles { persistent, streamk };  // streamk: stream-K / split-K, needs a workspace
+// The activation quantized inside the kernel (gemv_quant configurations): the rule of scaled_fp8_quant, bit for
+// bit (the same codes, the same scales).
+struct ActQuant {
+  const float* static_scale = nullptr;  // static per-tensor scale (device); null: dynamic
+  bool per_token = false;               // dynamic: one scale per token, else one for the whole activation
+  const float* scale_ub = nullptr;      // dynamic per-token upper bound (device), or null
+  float qmax = 448.0f, min_scale = 0.0f;
+  uint8_t* codes = nullptr;             // optional [M, K] copy of the codes the GEMM used (tests)
+  int64_t ld_codes = 0;
+  float* scales = nullptr;              // optional [M] (per token) or [1] copy of the scales it used
+};
+
 // One GEMM call in the kernels' terms (validated by the backend before): A [M, K] row-major, B as
 // [N, K] row-major (the weight), D [M, N] row-major; scales fp32, vectors or scalars; bias of D's type or null.
+// With `quant` (gemv_quant configurations), A is the bf16 / fp16 activation (lda in elements) and scale_a unused.
 struct Fp8GemmCall {
   int m, n, k;
   const void* a;
@@ -48,6 +64,7 @@ struct Fp8GemmCall {
   int sm_count;
   Knobs knobs;
   Stream stream;
+  const ActQuant* quant = nullptr;
 };
 
 // What the backend knows of a configuration (no CUTLASS types: this header is host-only).
@@ -61,13 +78,16 @@ struct ConfigInfo {
   // False when CUTLASS's can_implement refuses the call.
   bool (*run)(const Fp8GemmCall& call);
   bool fast_accum() const {
-    return sched == Sched::pingpong_fast || sched == Sched::coop_fast || sched == Sched::gemv_fast;
+    return sched == Sched::pingpong_fast || sched == Sched::coop_fast || sched == Sched::gemv_fast ||
+           sched == Sched::gemv_quant_fast;
   }
   // CUTLASS's FP8 mainloop: the promotion interval is a run-time knob (w8a8's mainloops fix it at a k-tile).
   bool promote_knob() const { return sched == Sched::pingpong || sched == Sched::coop; }
   bool gemv() const {
-    return sched == Sched::gemv || sched == Sched::gemv_fast;
+    return sched == Sched::gemv || sched == Sched::gemv_fast || quantizes();
   }
+  // Reads the high-precision activation (Fp8LinearOp's fused path), never FP8 operands: no scaled_mm kernel.
+  bool quantizes() const { return sched == Sched::gemv_quant || sched == Sched::gemv_quant_fast; }
 };
 
 // ---- shipped configurations (chosen from the candidates by `w8a8-bench --tune explore` on the H100) ----
@@ -105,6 +125,12 @@ struct ConfigInfo {
 #define W8A8_SM90_CFG_fp16_16x8x1024_c1x1_gemv_fast_swap fp16, 16, 8, 1024, 1, 1, gemv_fast, true, persistent
 #define W8A8_SM90_CFG_fp32_16x8x1024_c1x1_gemv_swap fp32, 16, 8, 1024, 1, 1, gemv, true, persistent
 #define W8A8_SM90_CFG_fp32_16x8x1024_c1x1_gemv_fast_swap fp32, 16, 8, 1024, 1, 1, gemv_fast, true, persistent
+// The same kernel quantizing the activation itself (issue 18: one launch for Fp8LinearOp at decode): bf16 in and
+// out, fp16 in and out. Not yet measured: the chooser takes them only when asked (set_fused_activation_quant).
+#define W8A8_SM90_CFG_bf16_16x8x1024_c1x1_gemv_quant_swap bf16, 16, 8, 1024, 1, 1, gemv_quant, true, persistent
+#define W8A8_SM90_CFG_bf16_16x8x1024_c1x1_gemv_quant_fast_swap bf16, 16, 8, 1024, 1, 1, gemv_quant_fast, true, persistent
+#define W8A8_SM90_CFG_fp16_16x8x1024_c1x1_gemv_quant_swap fp16, 16, 8, 1024, 1, 1, gemv_quant, true, persistent
+#define W8A8_SM90_CFG_fp16_16x8x1024_c1x1_gemv_quant_fast_swap fp16, 16, 8, 1024, 1, 1, gemv_quant_fast, true, persistent
 
 // ---- candidates (-DW8A8_CUTLASS_EXPLORE=ON), measured slower everywhere on the H100 (2026-11-25) ----
 // (128x192 cooperative promoted was promoted from here: faster than cuBLASLt for vector scales at the largest

@@ -13,6 +13,7 @@
 #include "scaled_mm/cutlass_sm90/configs.h"
 #include "scaled_mm/cutlass_sm90/cutlass_backend.h"
 #include "scaled_mm/cutlass_sm90/selection.h"
+#include "w8a8/formats.h"
 
 namespace w8a8::smm::cutlass_sm90 {
 namespace {
@@ -47,9 +48,11 @@ int find_config(const char* name) {
   return -1;
 }
 
+// scaled_mm's configurations (FP8 operands); the gemv_quant ones belong to the fused path alone.
 std::vector<std::string> kernels() {
   std::vector<std::string> names;
-  for (const ConfigInfo& c : kConfigs) names.push_back(c.name);
+  for (const ConfigInfo& c : kConfigs)
+    if (!c.quantizes()) names.push_back(c.name);
   return names;
 }
 
@@ -70,7 +73,7 @@ int default_config(Out out, bool fast, int64_t m) {
   int first = -1;
   for (int i = 0; i < kNumConfigs; ++i) {
     const ConfigInfo& c = kConfigs[i];
-    if (c.out != out || c.fast_accum() != fast) continue;
+    if (c.out != out || c.fast_accum() != fast || c.quantizes()) continue;
     if (first < 0) first = i;
     if (c.swap_ab == (m <= 64) && c.tiles == Tiles::persistent && !c.gemv()) return i;
   }
@@ -148,7 +151,8 @@ Choice parse_kernel(const ScaledMmProblem& p) {
   Choice c;
   W8A8_CHECK(parse_kernel_spec(spec, name, c.knobs, error), "options.kernel: ", error);
   c.config = find_config(name.c_str());
-  W8A8_CHECK(c.config >= 0, "options.kernel: '", name, "' is not a cutlass configuration of this build");
+  W8A8_CHECK(c.config >= 0 && !kConfigs[c.config].quantizes(), "options.kernel: '", name,
+             "' is not a scaled_mm configuration of this build (gemv_quant ones serve Fp8LinearOp's fused path)");
   const ConfigInfo& info = kConfigs[c.config];
   W8A8_CHECK(c.knobs.splits == 1 || info.tiles == Tiles::streamk, "options.kernel: splits applies to stream-K "
              "configurations only, got '", spec, "'");
@@ -246,7 +250,62 @@ void run(const ScaledMmArgs& x) {
                   kConfigs[c.config].name, " for ", p.str());
 }
 
-const Backend kBackend{ScaledMmBackend::kCutlass, "cutlass", can_implement, run, prefers, kernels};
+// ---- the fused decode path (gemv_quant configurations) ----
+int fused_config(Out out, bool fast) {
+  for (int i = 0; i < kNumConfigs; ++i)
+    if (kConfigs[i].quantizes() && kConfigs[i].out == out && kConfigs[i].fast_accum() == fast) return i;
+  return -1;
+}
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+const char* fused_quant_refusal(const FusedQuantArgs& f) {
+  if (!f.x.device().is_cuda()) return "cutlass: CUDA tensors only";
+  const int dev = f.x.device().index;
+  if (dev < 0 || dev >= 64 || device_info(dev).major != 9) return "cutlass: kernels built for sm_90a only";
+  if (f.x.dtype() != DType::kBFloat16 && f.x.dtype() != DType::kFloat16) return "cutlass: bf16 or fp16 activations";
+  if (f.out.dtype() != f.x.dtype()) return "cutlass: the fused kernels write the activation's dtype";
+  if (f.b.dtype() != DType::kFloat8E4M3FN) return "cutlass: e4m3fn weights only";
+  if (fused_config(out_of(f.out.dtype()), f.accumulation == Accumulation::kFast) < 0)
+    return "cutlass: no fused kernel for this output and accumulation in this build";
+  const int64_t M = f.x.size(0), K = f.x.size(1), N = f.b.size(1);
+  if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) return "cutlass: sizes must fit in int32";
+  if (K % 16 != 0 || N % 16 != 0) return "cutlass: K and N must be multiples of 16";
+  if (f.x.stride(1) != 1 || (M > 1 && f.x.stride(0) % 8 != 0) || !aligned16(f.x.data()))
+    return "cutlass: activation rows must be contiguous and 16-byte aligned";
+  if (f.b.stride(0) != 1 || f.b.stride(1) % 16 != 0 || !aligned16(f.b.data()))
+    return "cutlass: the weight must be column-major with 16-byte aligned columns";
+  if (f.out.stride(1) != 1 || (M > 1 && f.out.stride(0) % 8 != 0) || !aligned16(f.out.data()))
+    return "cutlass: output rows must be contiguous and 16-byte aligned";
+  if (f.bias && (f.bias->dtype() != f.out.dtype() || f.bias->stride(0) != 1))
+    return "cutlass: the bias must be contiguous, of the output's dtype";
+  if (f.scale_b.numel() > 1 && !f.scale_b.is_contiguous()) return "cutlass: per-channel scales must be contiguous";
+  return nullptr;
+}
+
+void run_fused_quant(const FusedQuantArgs& f) {
+  const int64_t M = f.x.size(0), K = f.x.size(1), N = f.b.size(1);
+  if (M == 0 || N == 0) return;
+  const int config = fused_config(out_of(f.out.dtype()), f.accumulation == Accumulation::kFast);
+  ActQuant q;
+  q.static_scale = f.act == FusedQuantArgs::Act::kStatic ? f.static_scale : nullptr;
+  q.per_token = f.act == FusedQuantArgs::Act::kDynamicPerToken;
+  q.scale_ub = q.per_token ? f.scale_ub : nullptr;
+  q.qmax = fp8_quant_max(DType::kFloat8E4M3FN);
+  q.min_scale = fp8_min_scale(DType::kFloat8E4M3FN);
+  q.codes = f.codes;
+  q.ld_codes = K;
+  q.scales = f.scales;
+  Fp8GemmCall call{int(M), int(N), int(K), f.x.data(), M == 1 ? K : f.x.stride(0), f.b.data(), f.b.stride(1),
+                   f.out.data(), M == 1 ? N : f.out.stride(0), nullptr, false, f.scale_b.data_as<const float>(),
+                   f.scale_b.numel() > 1, f.bias ? f.bias->data() : nullptr, device_info(f.x.device().index).sm_count,
+                   Knobs{}, f.stream, &q};
+  W8A8_CHECK_KIND(ErrorKind::kUnsupported, kConfigs[config].run(call), "cutlass: ", kConfigs[config].name,
+                  " refused a fused call M=", M, " N=", N, " K=", K);
+}
+
+const Backend kBackend{ScaledMmBackend::kCutlass, "cutlass", can_implement, run, prefers, kernels,
+                       BlockwiseLayout{}, fused_quant_refusal, run_fused_quant};
 
 }  // namespace
 

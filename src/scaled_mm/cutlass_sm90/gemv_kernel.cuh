@@ -11,12 +11,20 @@
 // the same order. Lane (g, t) of the MMA fragment owns logical k in {4t..4t+3, 4t+16..4t+19} of each 32-deep
 // step; we map those onto 16 *contiguous* bytes per lane per 64 bytes of K, so each lane loads its weight
 // rows and token rows with single 16-byte loads and no shuffles.
+//
+// gemv_quant configurations (Fp8LinearOp's fused decode path): the tokens arrive as bf16 / fp16 and the kernel
+// quantizes them itself, in one launch: each CTA first finds its tokens' scales (per-token or per-tensor amax over
+// all of K, or the static scale), then each lane converts the 16 elements it would have loaded as FP8 codes with
+// exactly scaled_fp8_quant's arithmetic (quant_kernels.cu: integer max of |x|, the same scale rule, x * (1 / s)
+// rounded and saturated by the same cvt), so the MMAs see the same bytes as the unfused path.
 #pragma once
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <cuda_fp8.h>
+
 #include <cute/arch/mma_sm89.hpp>
 
 #include "cuda/check.h"
@@ -54,6 +62,39 @@ __device__ __forceinline__ uint4 load_weight(const uint8_t* p) {
 // Tokens are read by every CTA: through L1.
 __device__ __forceinline__ uint4 load_token(const uint8_t* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
 
+// What the tokens are: FP8 codes (the GEMM), or the bf16 / fp16 activation the kernel quantizes (gemv_quant).
+enum class TokenIn { fp8, bf16, fp16 };
+template <TokenIn kIn>
+__device__ __forceinline__ float token_value(uint32_t h) {
+  if constexpr (kIn == TokenIn::bf16) {
+    return __uint_as_float(h << 16);
+  } else {
+    return __half2float(__ushort_as_half(uint16_t(h)));
+  }
+}
+// |x| as an order-preserving integer (NaN above everything), quant_kernels.cu's mag_bits.
+template <TokenIn kIn>
+__device__ __forceinline__ uint32_t mag_bits16(uint32_t h) {
+  return __float_as_uint(token_value<kIn>(h)) & 0x7FFFFFFFu;
+}
+// 16 elements (two 16-byte loads) as 16 e4m3 codes, element j in byte j: scaled_fp8_quant's x * inv, saturated.
+template <TokenIn kIn>
+__device__ __forceinline__ uint4 load_token_quantized(const uint16_t* p, float inv) {
+  const uint4 lo = __ldg(reinterpret_cast<const uint4*>(p)), hi = __ldg(reinterpret_cast<const uint4*>(p) + 1);
+  const uint32_t w[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+  uint32_t q[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const uint32_t a = w[2 * i], b = w[2 * i + 1];
+    const uint32_t c01 = __nv_cvt_float2_to_fp8x2(
+        make_float2(token_value<kIn>(a & 0xFFFFu) * inv, token_value<kIn>(a >> 16) * inv), __NV_SATFINITE, __NV_E4M3);
+    const uint32_t c23 = __nv_cvt_float2_to_fp8x2(
+        make_float2(token_value<kIn>(b & 0xFFFFu) * inv, token_value<kIn>(b >> 16) * inv), __NV_SATFINITE, __NV_E4M3);
+    q[i] = (c01 & 0xFFFFu) | (c23 << 16);
+  }
+  return uint4{q[0], q[1], q[2], q[3]};
+}
+
 // D = A (16 x 32, weight rows) * B (32 x 8, tokens) + C, fp32 accumulators (c0 c1: row g, tokens 2t, 2t+1;
 // c2 c3: row g + 8).
 __device__ __forceinline__ void mma(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
@@ -69,10 +110,12 @@ struct Fragments {
 };
 
 // Loads the step at K offset k0 (lanes past K, rows past N and tokens past M read zeros, touching no memory).
-template <int kU, int kRowTiles, int kTokTiles>
+// Quantized tokens: x points at elements, inv is each token's 1 / scale, and CTA column 0 may copy the codes out.
+template <TokenIn kIn, int kU, int kRowTiles, int kTokTiles>
 __device__ __forceinline__ void load_step(Fragments<kU, kRowTiles, kTokTiles>& f, int k0, int k_total, int t,
                                           const uint8_t* const (&w)[kRowTiles][2], const bool (&w_ok)[kRowTiles][2],
-                                          const uint8_t* const (&x)[kTokTiles], const bool (&x_ok)[kTokTiles]) {
+                                          const void* const (&x)[kTokTiles], const bool (&x_ok)[kTokTiles],
+                                          const float (&inv)[kTokTiles], uint8_t* const (&codes)[kTokTiles]) {
 #pragma unroll
   for (int u = 0; u < kU; ++u) {
     const int k = k0 + u * kChunk;
@@ -82,7 +125,15 @@ __device__ __forceinline__ void load_step(Fragments<kU, kRowTiles, kTokTiles>& f
 #pragma unroll
       for (int h = 0; h < 2; ++h) f.w[u][r][h] = k_ok && w_ok[r][h] ? load_weight(w[r][h] + k) : uint4{};
 #pragma unroll
-    for (int j = 0; j < kTokTiles; ++j) f.x[u][j] = k_ok && x_ok[j] ? load_token(x[j] + k) : uint4{};
+    for (int j = 0; j < kTokTiles; ++j) {
+      if constexpr (kIn == TokenIn::fp8) {
+        f.x[u][j] = k_ok && x_ok[j] ? load_token(static_cast<const uint8_t*>(x[j]) + k) : uint4{};
+      } else {
+        f.x[u][j] = k_ok && x_ok[j] ? load_token_quantized<kIn>(static_cast<const uint16_t*>(x[j]) + k, inv[j])
+                                    : uint4{};
+        if (codes[j] != nullptr && k_ok) *reinterpret_cast<uint4*>(codes[j] + k) = f.x[u][j];
+      }
+    }
   }
 }
 
@@ -128,16 +179,79 @@ struct Params {
   bool scale_b_vector;
   const void* bias;
   int prefetch;  // bytes of each weight row to prefetch into L2 before waiting on the previous kernel
+  ActQuant quant;  // gemv_quant: how the kernel quantizes a (bf16 / fp16, lda in elements)
 };
+
+// Per-token (or per-tensor) scales of tokens [tok0, tok0 + kTokens) into scale[]: the static scale, or the amax of
+// each token's row (of all M rows, per tensor) by integer max, then quant_kernels.cu's scale rule. Warps split the
+// rows, lanes split K in 8-element (16-byte) vectors. CTA column 0 copies the scales out when asked.
+template <TokenIn kIn, int kTokens, int kWarps>
+__device__ __forceinline__ void token_scales(const Params& p, int tok0, float (&scale)[kTokens]) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const ActQuant& q = p.quant;
+  if (q.static_scale != nullptr) {
+    if (threadIdx.x < kTokens) scale[threadIdx.x] = *q.static_scale;
+  } else {
+    __shared__ uint32_t warp_amax[kWarps];
+    const int rows = q.per_token ? kTokens : p.m;  // per tensor: every row of the activation
+    uint32_t all = 0;
+    for (int r = warp; r < rows; r += kWarps) {
+      const int m = q.per_token ? tok0 + r : r;
+      uint32_t amax = 0;
+      if (m < p.m) {
+        const uint16_t* row = static_cast<const uint16_t*>(static_cast<const void*>(p.a)) + int64_t(m) * p.lda;
+        for (int k = 8 * lane; k < p.k; k += 8 * 32) {
+          const uint4 v = __ldg(reinterpret_cast<const uint4*>(row + k));
+          const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+          for (int i = 0; i < 4; ++i)
+            amax = max(amax, max(mag_bits16<kIn>(w[i] & 0xFFFFu), mag_bits16<kIn>(w[i] >> 16)));
+        }
+      }
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) amax = max(amax, __shfl_xor_sync(0xFFFFFFFFu, amax, o));
+      if (q.per_token) {
+        if (lane == 0 && r < kTokens) {
+          const float ub = q.scale_ub != nullptr ? *q.scale_ub : __uint_as_float(0x7F800000u);
+          const float a = __uint_as_float(amax), capped = ub < a ? ub : a;  // fmin keeping NaN
+          const float s = __fdiv_rn(capped, q.qmax);
+          scale[r] = s < q.min_scale ? q.min_scale : s;  // fmax keeping NaN
+        }
+      } else {
+        all = max(all, amax);
+      }
+    }
+    if (!q.per_token) {
+      if (lane == 0) warp_amax[warp] = all;
+      __syncthreads();
+      if (threadIdx.x == 0) {
+        uint32_t a = 0;
+#pragma unroll
+        for (int v = 0; v < kWarps; ++v) a = max(a, warp_amax[v]);
+        const float s = __fdiv_rn(__uint_as_float(a), q.qmax);
+        const float sc = s < q.min_scale ? q.min_scale : s;
+#pragma unroll
+        for (int j = 0; j < kTokens; ++j) scale[j] = sc;
+      }
+    }
+  }
+  __syncthreads();
+  if (q.scales != nullptr && blockIdx.x == 0 && threadIdx.x < kTokens) {
+    const int m = tok0 + int(threadIdx.x);
+    if (q.per_token && q.static_scale == nullptr && m < p.m) q.scales[m] = scale[threadIdx.x];
+    if ((!q.per_token || q.static_scale != nullptr) && m == 0) q.scales[0] = scale[0];
+  }
+}
 
 // One CTA: kRows weight rows x kTokens tokens, kWarps warps splitting K in steps of kU 64-byte chunks.
 // kFast: accumulate in the MMA's accumulator over all of K (FP8 fast accumulation); otherwise every
 // 64-deep chunk starts from zero and is added to fp32 registers (promotion, twice as often as CUTLASS's).
-template <Out kOut, int kRows, int kTokens, int kWarps, bool kFast>
+template <Out kOut, int kRows, int kTokens, int kWarps, bool kFast, TokenIn kIn>
 __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
   constexpr int kRowTiles = kRows / 16, kTokTiles = kTokens / 8;
   constexpr int kU = kUnroll, kStepK = kU * kChunk;
   __shared__ float partial[kWarps][kTokens][kRows];
+  __shared__ float tok_scale[kTokens];  // quantized tokens: the scales the kernel found
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
   const int row0 = blockIdx.x * kRows;
@@ -166,19 +280,33 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
 
   for (int tb = blockIdx.y; tb < token_blocks; tb += gridDim.y) {
     const int tok0 = tb * kTokens;
-    const uint8_t* x[kTokTiles];
+    if constexpr (kIn != TokenIn::fp8) token_scales<kIn, kTokens, kWarps>(p, tok0, tok_scale);
+    const void* x[kTokTiles];
     bool x_ok[kTokTiles];
+    float inv[kTokTiles];
+    uint8_t* codes[kTokTiles];
 #pragma unroll
     for (int j = 0; j < kTokTiles; ++j) {
       const int m = tok0 + 8 * j + g;
       x_ok[j] = m < p.m;
-      x[j] = p.a + (x_ok[j] ? int64_t(m) * p.lda : 0) + 16 * t;
+      const int64_t row = x_ok[j] ? int64_t(m) * p.lda : 0;
+      if constexpr (kIn == TokenIn::fp8) {
+        x[j] = p.a + row + 16 * t;
+        inv[j] = 0.f;
+        codes[j] = nullptr;
+      } else {
+        x[j] = static_cast<const uint16_t*>(static_cast<const void*>(p.a)) + row + 16 * t;
+        inv[j] = __fdiv_rn(1.0f, tok_scale[8 * j + g]);  // quant_kernels.cu's reciprocal
+        codes[j] = p.quant.codes != nullptr && blockIdx.x == 0 && x_ok[j]
+                       ? p.quant.codes + int64_t(m) * p.quant.ld_codes + 16 * t
+                       : nullptr;
+      }
     }
     float acc[kRowTiles][kTokTiles][4] = {};
     const int stride = kWarps * kStepK;
     for (int k0 = warp * kStepK; k0 < p.k; k0 += stride) {
       Fragments<kU, kRowTiles, kTokTiles> f;
-      load_step(f, k0, p.k, t, w, w_ok, x, x_ok);
+      load_step<kIn>(f, k0, p.k, t, w, w_ok, x, x_ok, inv, codes);
       fp8_mma_step<kFast>(f, acc);
     }
     // The next kernel may launch now; it waits for this grid's completion before reading our output.
@@ -198,7 +326,8 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
       float sum = 0.f;
 #pragma unroll
       for (int v = 0; v < kWarps; ++v) sum += partial[v][tok][r];
-      const float sa = p.scale_a[p.scale_a_vector ? m : 0], sb = p.scale_b[p.scale_b_vector ? n : 0];
+      const float sa = kIn == TokenIn::fp8 ? p.scale_a[p.scale_a_vector ? m : 0] : tok_scale[tok];
+      const float sb = p.scale_b[p.scale_b_vector ? n : 0];
       const float bias = p.bias ? Store<kOut>::bias(p.bias, n) : 0.f;
       Store<kOut>::put(p.d, int64_t(m) * p.ldd + n, fmaf(sa, sum * sb, bias));
     }
@@ -209,14 +338,18 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
 // Launch one configuration: tile M = weight rows per CTA, tile N = tokens per CTA, tile K = K per CTA step
 // (kWarps = tile K / (64 x chunks per step) warps). Every M runs (token blocks loop when the grid's y is
 // exhausted); K and N multiples of 16 and 16-byte aligned operands (the backend checks).
-template <Out kOut, int kTileM, int kTileN, int kTileK, bool kFast>
+template <Out kOut, int kTileM, int kTileN, int kTileK, bool kFast, bool kQuant>
 bool launch(const Fp8GemmCall& c) {
   constexpr int kStepK = kUnroll * kChunk;
   static_assert(kTileM % 16 == 0 && kTileN % 8 == 0 && kTileK % kStepK == 0, "gemv tile: M % 16, N % 8, K % step");
   constexpr int kWarps = kTileK / kStepK;
-  if (c.k % 16 != 0 || c.n % 16 != 0) return false;
+  if (c.k % 16 != 0 || c.n % 16 != 0 || kQuant != (c.quant != nullptr)) return false;
+  // gemv_quant: the activation has the output's type (bf16 or fp16).
+  static_assert(!kQuant || kOut != Out::fp32, "gemv_quant configurations: bf16 or fp16 activations and output");
+  constexpr TokenIn kIn = !kQuant ? TokenIn::fp8 : kOut == Out::bf16 ? TokenIn::bf16 : TokenIn::fp16;
   const Params p{c.m, c.n, c.k, static_cast<const uint8_t*>(c.a), c.lda, static_cast<const uint8_t*>(c.b), c.ldb,
-                 c.d, c.ldd, c.scale_a, c.scale_a_vector, c.scale_b, c.scale_b_vector, c.bias, c.knobs.prefetch};
+                 c.d, c.ldd, c.scale_a, c.scale_a_vector, c.scale_b, c.scale_b_vector, c.bias, c.knobs.prefetch,
+                 c.quant != nullptr ? *c.quant : ActQuant{}};
   const int token_blocks = (c.m + kTileN - 1) / kTileN;
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(unsigned((c.n + kTileM - 1) / kTileM), unsigned(token_blocks < 65535 ? token_blocks : 65535));
@@ -227,7 +360,7 @@ bool launch(const Fp8GemmCall& c) {
   pdl.val.programmaticStreamSerializationAllowed = c.knobs.pdl ? 1 : 0;
   config.attrs = &pdl;
   config.numAttrs = 1;
-  W8A8_CUDA_CHECK(cudaLaunchKernelEx(&config, gemv_kernel<kOut, kTileM, kTileN, kWarps, kFast>, p));
+  W8A8_CUDA_CHECK(cudaLaunchKernelEx(&config, gemv_kernel<kOut, kTileM, kTileN, kWarps, kFast, kIn>, p));
   return true;
 }
 
@@ -241,6 +374,7 @@ bool launch(const Fp8GemmCall& c) {
   static_assert(cm == 1 && cn == 1 && swap && Tiles::tiles == Tiles::persistent,                                \
                 "gemv configurations: cluster 1x1, swap-AB orientation, no tile scheduler");                    \
   bool run_##name(const Fp8GemmCall& call) {                                                                   \
-    return gemv::launch<Out::out, tm, tn, tk, Sched::sched == Sched::gemv_fast>(call);                          \
+    return gemv::launch<Out::out, tm, tn, tk, Sched::sched == Sched::gemv_fast || Sched::sched == Sched::gemv_quant_fast, \
+                        Sched::sched == Sched::gemv_quant || Sched::sched == Sched::gemv_quant_fast>(call);     \
   }                                                                                                             \
   }

@@ -208,3 +208,15 @@ class TestFp8LinearOp:
             w8a8.Fp8LinearOp(False).apply(x[:, :16], wq.T, np.ones(1, np.float32))
         with pytest.raises(ValueError, match="group_shape"):
             w8a8.Fp8LinearOp(True, w8a8.GroupShape.PER_TOKEN)
+
+
+def test_fused_activation_quant_policy_round_trip():
+    assert w8a8.fused_activation_quant() == "auto"
+    try:
+        for p in ("on", "off", "auto"):
+            w8a8.set_fused_activation_quant(p)
+            assert w8a8.fused_activation_quant() == p
+        with pytest.raises(ValueError, match="policy"):
+            w8a8.set_fused_activation_quant("sometimes")
+    finally:
+        w8a8.set_fused_activation_quant("auto")

@@ -1,0 +1,96 @@
+#include "scaled_mm/fused_quant.h"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <tuple>
+
+#include "w8a8/linear.h"
+
+namespace w8a8 {
+
+namespace {
+std::atomic<FusedActivationQuant> g_policy{FusedActivationQuant::kAuto};
+}
+
+void set_fused_activation_quant(FusedActivationQuant policy) { g_policy.store(policy); }
+FusedActivationQuant fused_activation_quant() { return g_policy.load(); }
+
+}  // namespace w8a8
+
+namespace w8a8::smm {
+namespace {
+
+// The measured rule of kAuto: none yet. The fused kernels were written on 2026-12-06 without a GPU run; until
+// bench/layer_vs_torch.py --fused has timed them against the unfused path on a device, auto keeps the unfused path.
+const char* auto_refusal(const FusedQuantArgs&) {
+  return "auto: the fused kernels are not measured yet (set_fused_activation_quant(on) takes them)";
+}
+
+// Returns the backend that runs the call, or null with *why set.
+const Backend* decide(const FusedQuantArgs& f, const char** why) {
+  switch (fused_activation_quant()) {
+    case FusedActivationQuant::kOff:
+      *why = "off (set_fused_activation_quant)";
+      return nullptr;
+    case FusedActivationQuant::kAuto:
+      if ((*why = auto_refusal(f)) != nullptr) return nullptr;
+      break;
+    case FusedActivationQuant::kOn:
+      break;
+  }
+  *why = "no backend of this build has a fused kernel";
+  for (const Backend* b : registered_backends()) {
+    if (b->fused_quant_refusal == nullptr || b->run_fused_quant == nullptr) continue;
+    const char* refusal = b->fused_quant_refusal(f);
+    if (refusal == nullptr) return b;
+    *why = refusal;
+  }
+  return nullptr;
+}
+
+const char* act_name(FusedQuantArgs::Act a) {
+  return a == FusedQuantArgs::Act::kStatic             ? "static per-tensor"
+         : a == FusedQuantArgs::Act::kDynamicPerTensor ? "dynamic per-tensor"
+                                                       : "dynamic per-token";
+}
+
+// W8A8_LOG_DISPATCH: one line per new (shape, activation scheme, outcome).
+void log_once(const FusedQuantArgs& f, const Backend* b, const char* why) {
+  const char* v = std::getenv("W8A8_LOG_DISPATCH");
+  if (v == nullptr || v[0] == '\0' || std::strcmp(v, "0") == 0) return;
+  static std::mutex mutex;
+  static std::set<std::tuple<int64_t, int64_t, int64_t, int, const Backend*>> seen;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!seen.insert({f.x.size(0), f.x.size(1), f.b.size(1), int(f.act), b}).second) return;
+  std::fprintf(stderr, "[w8a8] Fp8LinearOp fused quantization M=%ld N=%ld K=%ld %s -> %s\n", long(f.x.size(0)),
+               long(f.b.size(1)), long(f.x.size(1)), act_name(f.act), b != nullptr ? b->name : why);
+}
+
+}  // namespace
+
+bool fused_quant_chosen(const FusedQuantArgs& f) {
+  const char* why = nullptr;
+  return decide(f, &why) != nullptr;
+}
+
+bool run_fused_quant_if_chosen(const FusedQuantArgs& f) {
+  const char* why = nullptr;
+  const Backend* b = decide(f, &why);
+  log_once(f, b, why);
+  if (b == nullptr) return false;
+  b->run_fused_quant(f);
+  return true;
+}
+
+std::string fused_quant_decision(const FusedQuantArgs& f) {
+  const char* why = nullptr;
+  const Backend* b = decide(f, &why);
+  return b != nullptr ? std::string("fused on ") + b->name + " (" + act_name(f.act) + ")"
+                      : std::string("unfused: ") + why;
+}
+
+}  // namespace w8a8::smm

@@ -1,0 +1,23 @@
+// Fp8LinearOp's fused decode path: the bf16 / fp16 activation quantized inside the GEMM kernel (one launch), with
+// scaled_fp8_quant's rule, so the product uses exactly the codes and scales of the unfused path.
+//
+// Whether it runs is decided here, per call and without allocating: the process-wide policy
+// (set_fused_activation_quant: auto follows what was measured, on / off force it), then the first registered backend
+// whose fused_quant_refusal() is empty. The caller runs the unfused path (quantize, then scaled_mm) otherwise.
+#pragma once
+
+#include <string>
+
+#include "scaled_mm/backend.h"
+
+namespace w8a8::smm {
+
+// Whether the call would run fused. args.out may have no data yet (a fresh contiguous output the caller allocates
+// only if so).
+bool fused_quant_chosen(const FusedQuantArgs& args);
+// Runs the call on the fused path and returns true, or launches nothing and returns false.
+bool run_fused_quant_if_chosen(const FusedQuantArgs& args);
+// What the decision is for this call, and why (printing, tests).
+std::string fused_quant_decision(const FusedQuantArgs& args);
+
+}  // namespace w8a8::smm
