@@ -30,4 +30,27 @@ inline void poison(const TensorView& t, int byte = 0xFF) {
 
 inline void sync() { ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess); }
 
+// Runs layer(stream) once on a fresh stream (per-stream scratch gets sized), captures it into a CUDA graph, then runs
+// before_replay(stream) (new inputs, a poisoned output) and replays the graph once, synchronized. Any CUDA error
+// fails the test.
+template <class Layer, class Before>
+void capture_and_replay(Layer&& layer, Before&& before_replay) {
+  cudaStream_t s;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+  layer(s);
+  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  layer(s);
+  ASSERT_EQ(cudaStreamEndCapture(s, &graph), cudaSuccess);
+  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+  before_replay(s);
+  ASSERT_EQ(cudaGraphLaunch(exec, s), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(s);
+}
+
 }  // namespace w8a8::gputest

@@ -172,30 +172,18 @@ TEST(GpuLinear, OutVariantIsGraphCapturable) {
   const Tensor w_gpu = to_gpu(w.w_nk), ws_gpu = to_gpu(weight_scale_tensor(w));
   Tensor x_gpu = to_gpu(randn({M, K}, DType::kBFloat16, 72));
   Tensor y = Tensor::empty({M, N}, DType::kBFloat16, Device::cuda());
-  cudaStream_t s;
-  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
-  op.apply(y, x_gpu, w_gpu.t(), ws_gpu, std::nullopt, std::nullopt, std::nullopt, s);  // sizes the scratch
-  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
-  cudaGraph_t graph;
-  cudaGraphExec_t exec;
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
-  op.apply(y, x_gpu, w_gpu.t(), ws_gpu, std::nullopt, std::nullopt, std::nullopt, s);
-  ASSERT_EQ(cudaStreamEndCapture(s, &graph), cudaSuccess);
-  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
-  // New activations in the captured buffer, then replay.
   const Tensor x2 = randn({M, K}, DType::kBFloat16, 73);
-  copy(x_gpu, x2, s);
-  ASSERT_EQ(cudaMemsetAsync(y.data(), 0xFF, y.span_bytes(), s), cudaSuccess);
-  ASSERT_EQ(cudaGraphLaunch(exec, s), cudaSuccess);
-  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+  gputest::capture_and_replay(
+      [&](cudaStream_t s) { op.apply(y, x_gpu, w_gpu.t(), ws_gpu, std::nullopt, std::nullopt, std::nullopt, s); },
+      [&](cudaStream_t s) {
+        copy(x_gpu, x2, s);  // new activations in the captured buffer, a poisoned output
+        ASSERT_EQ(cudaMemsetAsync(y.data(), 0xFF, y.span_bytes(), s), cudaSuccess);
+      });
   const RefQuant xq = ref_quant_per_row(values(x2), M, K);
   const std::vector<double> ref = ref_matmul(
       M, N, K, [&](int64_t m, int64_t k) { return xq.dq(m, k); }, [&](int64_t n, int64_t k) { return w.q.dq(n, k); },
       {});
   expect_gemm_close(to_cpu(y), ref, DType::kBFloat16, gpu_tolerance(DType::kBFloat16));
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
-  cudaStreamDestroy(s);
 }
 
 TEST(GpuLinear, EndToEnd) {
