@@ -277,6 +277,7 @@ void tune(const std::string& which, int reps, const std::string& json_path) {
         if (c.rfind("bf16_", 0) != 0 || (c.find("_fast") != std::string::npos) != fast) continue;
         if (c.find("_swap") != std::string::npos && s.M > 256) continue;  // swap-AB tiles are for few tokens
         if (c.find("_gemv") != std::string::npos && s.M > 64) continue;   // weight streaming: re-reads per token block
+        if (c.find("_gemv_block") != std::string::npos) continue;  // block scales: the blockwise rows' kernel
         const double us = measure(false, ScaledMmBackend::kCutlass, c);
         if (us > 0) rows.push_back({s, fast, false, c, us});
       }
@@ -343,7 +344,7 @@ void tune(const std::string& which, int reps, const std::string& json_path) {
   }
 }
 
-// --time M,N,K promoted|fast per_tensor|rowwise SPEC...: one shape, each kernel spec ("cublaslt", "unfused",
+// --time M,N,K promoted|fast per_tensor|rowwise|blockwise SPEC...: one shape, each kernel spec ("cublaslt", "unfused",
 // "auto" or a cutlass "config[:knobs]"), timed alternately twice (power-cap drift shows as a spread).
 void time_kernels(const std::string& shape, const std::string& acc_name, const std::string& scales,
                   const std::vector<std::string>& specs, int reps) {
@@ -359,6 +360,10 @@ void time_kernels(const std::string& shape, const std::string& acc_name, const s
   std::mt19937 gen(3);
   Tensor sa = random_device(vec ? Dims{s.M, 1} : Dims{1}, DType::kFloat32, gen, 0.5f, 1.0f);
   Tensor sb = random_device(vec ? Dims{s.N, 1} : Dims{1}, DType::kFloat32, gen, 0.5f, 1.0f);
+  if (scales == "blockwise") {  // 1x128 activation scales column-major (cuBLASLt's layout), 128x128 weight blocks
+    sa = random_device({s.K / 128, s.M}, DType::kFloat32, gen, 0.5f, 1.0f).t();
+    sb = random_device({(s.N + 127) / 128, s.K / 128}, DType::kFloat32, gen, 0.5f, 1.0f).t();
+  }
   const bool large = s.M * s.N * s.K >= (int64_t(1) << 36);
   for (int round = 0; round < 2; ++round)
     for (const std::string& spec : specs) {
@@ -402,7 +407,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: w8a8-bench [--shapes all|decode|large|quant] [--reps N] [--json FILE]\n"
                    "       w8a8-bench --tune explore|table|large [--reps N] [--json FILE]\n"
-                   "       w8a8-bench [--reps N] --time M,N,K promoted|fast per_tensor|rowwise SPEC...\n");
+                   "       w8a8-bench [--reps N] --time M,N,K promoted|fast per_tensor|rowwise|blockwise SPEC...\n");
       return 2;
     }
   }

@@ -54,6 +54,7 @@ std::vector<std::string> candidates(const std::vector<std::string>& kernels, boo
   std::vector<std::string> out;
   for (const std::string& k : kernels) {
     if (k.rfind("bf16_", 0) != 0 || (k.find("_fast") != std::string::npos) != fast) continue;
+    if (k.find("_gemv_block") != std::string::npos) continue;  // blockwise scales: not a regime tuned here
     const bool swap = k.find("_swap") != std::string::npos, gemv = k.find("_gemv") != std::string::npos;
     const int tile_m = std::atoi(k.c_str() + 5);
     if (gemv ? m > 16 : swap ? m > 256 : (tile_m >= 128 && m < 64)) continue;

@@ -12,6 +12,7 @@
 #include "gpu/gpu_test_util.h"
 #include "scaled_mm/cutlass_sm90/selection.h"
 #include "w8a8/error.h"
+#include "w8a8/platform.h"
 #include "w8a8/scaled_mm.h"
 
 namespace w8a8 {
@@ -154,6 +155,43 @@ TEST(GpuScaledMm, BlockwiseAnyMAndScaleLayout) {
             << "M=" << M << " N=" << N << " K=" << K << " row_major=" << row_major;
       }
     }
+}
+
+// The blockwise decode kernel (gemv_block configurations, issue 17): M around its 8-token tiles, N not a multiple of
+// 128, bias, each output dtype, column-major activation scales (check()) and row-major ones; automatic dispatch
+// keeps cuBLASLt for blockwise until the kernel is measured.
+TEST(GpuScaledMm, BlockwiseDecodeKernel) {
+  W8A8_REQUIRE_GPU();
+  const std::vector<std::string> kernels = scaled_mm_kernels(ScaledMmBackend::kCutlass);
+  if (std::find(kernels.begin(), kernels.end(), "bf16_16x8x1024_c1x1_gemv_block_swap") == kernels.end() ||
+      current_platform().capability != 90)
+    GTEST_SKIP() << "needs w8a8's sm_90a kernels on sm_90";
+  std::mt19937 g(27);
+  for (DType out : {DType::kBFloat16, DType::kFloat16, DType::kFloat32}) {
+    const std::string k = std::string(out == DType::kBFloat16 ? "bf16" : out == DType::kFloat16 ? "fp16" : "fp32") +
+                          "_16x8x1024_c1x1_gemv_block_swap";
+    for (int64_t M : {int64_t(1), int64_t(2), int64_t(7), int64_t(8), int64_t(9), int64_t(16), int64_t(17), int64_t(33)})
+      for (auto [N, K] : {std::pair<int64_t, int64_t>{256, 1024}, {400, 2048}, {128, 128}, {144, 7168}}) {
+        const Operands o = make(M, N, K, ScaleKind::kBlock, ScaleKind::kBlock, out, M % 2 == 1, g);
+        check(o, out, ScaledMmBackend::kCutlass, Accumulation::kDefault, "gemv_block", k);
+        if (HasFailure()) return;
+      }
+  }
+  // Row-major scale_a [M, K/128] and scale_b [K/128, NB], read by strides.
+  const int64_t M = 5, N = 256, K = 1024;
+  const Operands o = make(M, N, K, ScaleKind::kBlock, ScaleKind::kBlock, DType::kBFloat16, false, g);
+  const auto ref = testref::scaled_mm(o.a, o.b, o.scale_a, o.scale_b, std::nullopt, true);
+  Tensor a = to_gpu(o.a), b = to_gpu(Tensor(o.b).t()).t();
+  Tensor sa = to_gpu(Tensor::copy_of(o.scale_a)), sb = to_gpu(Tensor::copy_of(o.scale_b));
+  ASSERT_EQ(sa.stride(1), 1);
+  Tensor y = Tensor::empty({M, N}, DType::kBFloat16, Device::cuda());
+  gputest::poison(y);
+  scaled_mm(y, a, b, sa, sb, std::nullopt,
+            ScaledMmOptions{ScaledMmBackend::kCutlass, Accumulation::kDefault, "bf16_16x8x1024_c1x1_gemv_block_swap"});
+  gputest::sync();
+  EXPECT_TRUE(testref::matches_reference(to_cpu(y), ref, gpu_tolerance(DType::kBFloat16, Accumulation::kDefault)));
+  const BackendChoice auto_choice = choose_scaled_mm_backend(y, a, b, sa, sb, std::nullopt, ScaledMmOptions{});
+  EXPECT_EQ(auto_choice.backend, ScaledMmBackend::kCublasLt) << auto_choice.str();
 }
 
 // The unfused path takes its fp32 product from stream scratch: capturable after a first call.

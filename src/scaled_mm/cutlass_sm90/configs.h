@@ -22,6 +22,8 @@ enum class Out { bf16, fp16, fp32 };
 // pingpong: two consumer warp groups on alternate tiles; coop: both on one tile (tile M >= 128).
 // gemv: not CUTLASS's GEMM but w8a8's weight-streaming kernel for few tokens (gemv_kernel.cuh): warp-level
 // FP8 mma.sync, tile M weight rows x tile N tokens per CTA, tile K / 256 warps splitting K.
+// gemv_block: the same kernel for 1x128 x 128x128 block scales (issue 17's decode variant): every 64-deep chunk's
+// fp32 partial times scale_a[m, kb] * scale_b[kb, nb] before it is added (promotion per chunk, never fast).
 // gemv_quant: the same kernel reading the bf16 / fp16 activation (of the output's type) and quantizing it to e4m3
 // in the kernel, per-token or per-tensor dynamic scales computed there (Fp8LinearOp's fused decode path).
 // *_fast: FP8 fast accumulation; the others promote to fp32 registers (torch's default accuracy): pingpong and
@@ -30,7 +32,7 @@ enum class Out { bf16, fp16, fp32 };
 // while it adds.
 enum class Sched {
   pingpong_fast, pingpong, coop_fast, coop, gemv_fast, gemv, pingpong_overlap, coop_overlap, coop_stagger,
-  gemv_quant_fast, gemv_quant
+  gemv_quant_fast, gemv_quant, gemv_block
 };
 enum class Tiles { persistent, streamk };  // streamk: stream-K / split-K, needs a workspace
 // The activation quantized inside the kernel (gemv_quant configurations): the rule of scaled_fp8_quant, bit for
@@ -65,6 +67,9 @@ struct Fp8GemmCall {
   Knobs knobs;
   Stream stream;
   const ActQuant* quant = nullptr;
+  // Blockwise scales (gemv_block): scale_a [M, K/128] and scale_b [K/128, ceil(N/128)] with these strides.
+  bool block = false;
+  int64_t sa_stride_m = 0, sa_stride_kb = 0, sb_stride_kb = 0, sb_stride_nb = 0;
 };
 
 // What the backend knows of a configuration (no CUTLASS types: this header is host-only).
@@ -84,8 +89,10 @@ struct ConfigInfo {
   // CUTLASS's FP8 mainloop: the promotion interval is a run-time knob (w8a8's mainloops fix it at a k-tile).
   bool promote_knob() const { return sched == Sched::pingpong || sched == Sched::coop; }
   bool gemv() const {
-    return sched == Sched::gemv || sched == Sched::gemv_fast || quantizes();
+    return sched == Sched::gemv || sched == Sched::gemv_fast || quantizes() || block();
   }
+  // Blockwise scales (1x128 activations, 128x128 weights) only.
+  bool block() const { return sched == Sched::gemv_block; }
   // Reads the high-precision activation (Fp8LinearOp's fused path), never FP8 operands: no scaled_mm kernel.
   bool quantizes() const { return sched == Sched::gemv_quant || sched == Sched::gemv_quant_fast; }
 };
@@ -125,6 +132,11 @@ struct ConfigInfo {
 #define W8A8_SM90_CFG_fp16_16x8x1024_c1x1_gemv_fast_swap fp16, 16, 8, 1024, 1, 1, gemv_fast, true, persistent
 #define W8A8_SM90_CFG_fp32_16x8x1024_c1x1_gemv_swap fp32, 16, 8, 1024, 1, 1, gemv, true, persistent
 #define W8A8_SM90_CFG_fp32_16x8x1024_c1x1_gemv_fast_swap fp32, 16, 8, 1024, 1, 1, gemv_fast, true, persistent
+// The same kernel on 128x128 block scales (blockwise decode). Not yet measured: automatic dispatch keeps cuBLASLt
+// for blockwise problems; options.kernel selects it.
+#define W8A8_SM90_CFG_bf16_16x8x1024_c1x1_gemv_block_swap bf16, 16, 8, 1024, 1, 1, gemv_block, true, persistent
+#define W8A8_SM90_CFG_fp16_16x8x1024_c1x1_gemv_block_swap fp16, 16, 8, 1024, 1, 1, gemv_block, true, persistent
+#define W8A8_SM90_CFG_fp32_16x8x1024_c1x1_gemv_block_swap fp32, 16, 8, 1024, 1, 1, gemv_block, true, persistent
 // The same kernel quantizing the activation itself (issue 18: one launch for Fp8LinearOp at decode): bf16 in and
 // out, fp16 in and out. Not yet measured: the chooser takes them only when asked (set_fused_activation_quant).
 #define W8A8_SM90_CFG_bf16_16x8x1024_c1x1_gemv_quant_swap bf16, 16, 8, 1024, 1, 1, gemv_quant, true, persistent

@@ -73,11 +73,18 @@ int default_config(Out out, bool fast, int64_t m) {
   int first = -1;
   for (int i = 0; i < kNumConfigs; ++i) {
     const ConfigInfo& c = kConfigs[i];
-    if (c.out != out || c.fast_accum() != fast || c.quantizes()) continue;
+    if (c.out != out || c.fast_accum() != fast || c.quantizes() || c.block()) continue;
     if (first < 0) first = i;
     if (c.swap_ab == (m <= 64) && c.tiles == Tiles::persistent && !c.gemv()) return i;
   }
   return first;
+}
+
+// The blockwise (gemv_block) configuration for an output type, or -1.
+int block_config(Out out) {
+  for (int i = 0; i < kNumConfigs; ++i)
+    if (kConfigs[i].block() && kConfigs[i].out == out) return i;
+  return -1;
 }
 
 struct DeviceInfo {
@@ -197,7 +204,12 @@ Support can_implement(const ScaledMmProblem& p) {
   if (p.device.index < 0 || p.device.index >= 64) return Support::no("cutlass: device index beyond 63");
   if (device_info(p.device.index).major != 9) return Support::no("cutlass: kernels built for sm_90a only");
   if (p.a_dtype != DType::kFloat8E4M3FN) return Support::no("cutlass: e4m3fn operands only");
-  if (p.blockwise()) return Support::no("cutlass: no blockwise kernels (cuBLASLt runs them)");
+  if (p.blockwise()) {
+    if (block_config(out_of(p.out_dtype)) < 0)
+      return Support::no(std::string("cutlass: no blockwise kernel for ") + dtype_name(p.out_dtype) +
+                         " output in this build");
+    if (p.accumulation == Accumulation::kFast) return Support::no("cutlass: blockwise runs promoted only");
+  }
   if (p.k == 0) return Support::no("cutlass: K must be positive");
   // A single row's stride is never used (run passes K and N for it), so any value is fine there.
   const bool one_row = p.m <= 1;
@@ -212,11 +224,14 @@ Support can_implement(const ScaledMmProblem& p) {
     const int c = parse_kernel(p).config;
     if (kConfigs[c].out != out_of(p.out_dtype))
       return Support::no(std::string("cutlass: kernel ") + kConfigs[c].name + " writes another output dtype");
+    if (kConfigs[c].block() != p.blockwise())
+      return Support::no(std::string("cutlass: kernel ") + kConfigs[c].name +
+                         (p.blockwise() ? " takes no block scales" : " takes block scales only"));
     if (p.accumulation != Accumulation::kDefault && kConfigs[c].fast_accum() != wants_fast(p))
       return Support::no(std::string("cutlass: kernel ") + kConfigs[c].name + " has the other accumulation");
     return Support::yes();
   }
-  if (default_config(out_of(p.out_dtype), wants_fast(p), p.m) < 0)
+  if (!p.blockwise() && default_config(out_of(p.out_dtype), wants_fast(p), p.m) < 0)
     return Support::no(std::string("cutlass: no ") + accumulation_name(p.accumulation) + " kernel for " +
                        dtype_name(p.out_dtype) + " output in this build");
   return Support::yes();
@@ -225,6 +240,10 @@ Support can_implement(const ScaledMmProblem& p) {
 // What this backend runs for a problem: the requested kernel, or the measured table's choice (deferring to
 // cuBLASLt where the table measured it faster or has no row).
 Support prefers(const ScaledMmProblem& p) {
+  if (p.blockwise() && !p.kernel)
+    return Support::defer_to(ScaledMmBackend::kCublasLt,
+                             "cutlass: the blockwise decode kernel (gemv_block) is not measured yet; cuBLASLt runs "
+                             "blockwise problems");
   const Choice c = p.kernel ? parse_kernel(p) : choose_from_table(p);
   if (!p.kernel && (c.config < 0 || !c.measured)) return Support::defer_to(ScaledMmBackend::kCublasLt, c.why);
   return Support::runs_kernel(kConfigs[c.config].name, knobs_str(c.knobs), c.why, c.us, plan_of(c));
@@ -237,6 +256,8 @@ void run(const ScaledMmArgs& x) {
   if (x.plan >= 0 && x.plan < g_num_plans.load(std::memory_order_acquire)) {
     c.config = g_plans[x.plan].config;
     c.knobs = g_plans[x.plan].knobs;
+  } else if (p.blockwise() && !p.kernel) {  // an explicit backend=cutlass request
+    c.config = block_config(out_of(p.out_dtype));
   } else {
     c = p.kernel ? parse_kernel(p) : choose_from_table(p);
     if (c.config < 0) c.config = default_config(out_of(p.out_dtype), wants_fast(p), p.m);  // explicit request
@@ -246,6 +267,13 @@ void run(const ScaledMmArgs& x) {
                    x.scale_a.data_as<const float>(), p.scale_a == ScaleKind::kPerToken,
                    x.scale_b.data_as<const float>(), p.scale_b == ScaleKind::kPerChannel,
                    x.bias ? x.bias->data() : nullptr, device_info(p.device.index).sm_count, c.knobs, x.stream};
+  if (p.blockwise()) {
+    call.block = true;
+    call.sa_stride_m = x.scale_a.stride(0);
+    call.sa_stride_kb = x.scale_a.stride(1);
+    call.sb_stride_kb = x.scale_b.stride(0);
+    call.sb_stride_nb = x.scale_b.stride(1);
+  }
   W8A8_CHECK_KIND(ErrorKind::kUnsupported, kConfigs[c.config].run(call), "cutlass: CUTLASS's can_implement refused ",
                   kConfigs[c.config].name, " for ", p.str());
 }

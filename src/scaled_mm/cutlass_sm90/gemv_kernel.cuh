@@ -17,6 +17,10 @@
 // all of K, or the static scale), then each lane converts the 16 elements it would have loaded as FP8 codes with
 // exactly scaled_fp8_quant's arithmetic (quant_kernels.cu: integer max of |x|, the same scale rule, x * (1 / s)
 // rounded and saturated by the same cvt), so the MMAs see the same bytes as the unfused path.
+//
+// gemv_block configurations (1x128 activation x 128x128 weight scales): each 64-deep chunk lies in one 128-block of
+// K and the CTA's 16 weight rows in one 128-block of N, so a chunk's fp32 partial is multiplied by
+// scale_a[m, kb] * scale_b[kb, nb] as it is added (the promotion DeepGEMM does per 128, here per 64).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -138,10 +142,12 @@ __device__ __forceinline__ void load_step(Fragments<kU, kRowTiles, kTokTiles>& f
 }
 
 // Multiplies a loaded step into the accumulators. kFast: accumulate in the MMA's accumulator over all of K;
-// otherwise each 64-deep chunk starts from zero and is added to fp32 registers.
-template <bool kFast, int kU, int kRowTiles, int kTokTiles>
+// otherwise each 64-deep chunk starts from zero and is added to fp32 registers, times blk[u][j][token & 1] (the
+// chunk's block-scale product for the lane's two tokens) with kBlock.
+template <bool kFast, bool kBlock, int kU, int kRowTiles, int kTokTiles>
 __device__ __forceinline__ void fp8_mma_step(const Fragments<kU, kRowTiles, kTokTiles>& f,
-                                             float (&acc)[kRowTiles][kTokTiles][4]) {
+                                             float (&acc)[kRowTiles][kTokTiles][4],
+                                             const float (&blk)[kU][kTokTiles][2]) {
   const float zero[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
   for (int u = 0; u < kU; ++u)
@@ -159,7 +165,13 @@ __device__ __forceinline__ void fp8_mma_step(const Fragments<kU, kRowTiles, kTok
           mma(s, lo.x, hi.x, lo.y, hi.y, xv.x, xv.y, zero);
           mma(s, lo.z, hi.z, lo.w, hi.w, xv.z, xv.w, s);
 #pragma unroll
-          for (int i = 0; i < 4; ++i) acc[r][j][i] += s[i];
+          for (int i = 0; i < 4; ++i) {
+            if constexpr (kBlock) {
+              acc[r][j][i] = fmaf(s[i], blk[u][j][i & 1], acc[r][j][i]);
+            } else {
+              acc[r][j][i] += s[i];
+            }
+          }
         }
       }
 }
@@ -180,6 +192,8 @@ struct Params {
   const void* bias;
   int prefetch;  // bytes of each weight row to prefetch into L2 before waiting on the previous kernel
   ActQuant quant;  // gemv_quant: how the kernel quantizes a (bf16 / fp16, lda in elements)
+  // gemv_block: scale_a [M, K/128] and scale_b [K/128, ceil(N/128)] by strides
+  int64_t sa_stride_m, sa_stride_kb, sb_stride_kb, sb_stride_nb;
 };
 
 // Per-token (or per-tensor) scales of tokens [tok0, tok0 + kTokens) into scale[]: the static scale, or the amax of
@@ -246,8 +260,10 @@ __device__ __forceinline__ void token_scales(const Params& p, int tok0, float (&
 // One CTA: kRows weight rows x kTokens tokens, kWarps warps splitting K in steps of kU 64-byte chunks.
 // kFast: accumulate in the MMA's accumulator over all of K (FP8 fast accumulation); otherwise every
 // 64-deep chunk starts from zero and is added to fp32 registers (promotion, twice as often as CUTLASS's).
-template <Out kOut, int kRows, int kTokens, int kWarps, bool kFast, TokenIn kIn>
+template <Out kOut, int kRows, int kTokens, int kWarps, bool kFast, TokenIn kIn, bool kBlock>
 __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
+  static_assert(!kBlock || (!kFast && kIn == TokenIn::fp8 && 128 % kRows == 0),
+                "gemv_block: promoted, FP8 tokens, a CTA's rows in one 128-block");
   constexpr int kRowTiles = kRows / 16, kTokTiles = kTokens / 8;
   constexpr int kU = kUnroll, kStepK = kU * kChunk;
   __shared__ float partial[kWarps][kTokens][kRows];
@@ -303,11 +319,37 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
       }
     }
     float acc[kRowTiles][kTokTiles][4] = {};
+    // gemv_block: the lane's two tokens' scale rows and the CTA's weight-scale column (kb-indexed below).
+    const float* sa_row[kTokTiles][2];
+    const float* sb_col = kBlock ? p.scale_b + (row0 >> 7) * p.sb_stride_nb : nullptr;
+    if constexpr (kBlock) {
+#pragma unroll
+      for (int j = 0; j < kTokTiles; ++j)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const int m = tok0 + 8 * j + 2 * t + h;
+          sa_row[j][h] = m < p.m ? p.scale_a + m * p.sa_stride_m : nullptr;
+        }
+    }
     const int stride = kWarps * kStepK;
     for (int k0 = warp * kStepK; k0 < p.k; k0 += stride) {
       Fragments<kU, kRowTiles, kTokTiles> f;
       load_step<kIn>(f, k0, p.k, t, w, w_ok, x, x_ok, inv, codes);
-      fp8_mma_step<kFast>(f, acc);
+      float blk[kU][kTokTiles][2];
+      if constexpr (kBlock) {
+#pragma unroll
+        for (int u = 0; u < kU; ++u) {
+          const int k = k0 + u * kChunk, kb = k >> 7;  // K is a multiple of 128: a chunk is all in or all out
+          const bool in = k < p.k;
+          const float sb = in ? __ldg(sb_col + kb * int(p.sb_stride_kb)) : 0.f;
+          const int sa_off = kb * int(p.sa_stride_kb);
+#pragma unroll
+          for (int j = 0; j < kTokTiles; ++j)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) blk[u][j][h] = in && sa_row[j][h] ? __ldg(sa_row[j][h] + sa_off) * sb : 0.f;
+        }
+      }
+      fp8_mma_step<kFast, kBlock>(f, acc, blk);
     }
     // The next kernel may launch now; it waits for this grid's completion before reading our output.
     if (tb + gridDim.y >= token_blocks) asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
@@ -326,10 +368,14 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
       float sum = 0.f;
 #pragma unroll
       for (int v = 0; v < kWarps; ++v) sum += partial[v][tok][r];
-      const float sa = kIn == TokenIn::fp8 ? p.scale_a[p.scale_a_vector ? m : 0] : tok_scale[tok];
-      const float sb = p.scale_b[p.scale_b_vector ? n : 0];
       const float bias = p.bias ? Store<kOut>::bias(p.bias, n) : 0.f;
-      Store<kOut>::put(p.d, int64_t(m) * p.ldd + n, fmaf(sa, sum * sb, bias));
+      if constexpr (kBlock) {  // the scales are in the sum already
+        Store<kOut>::put(p.d, int64_t(m) * p.ldd + n, sum + bias);
+      } else {
+        const float sa = kIn == TokenIn::fp8 ? p.scale_a[p.scale_a_vector ? m : 0] : tok_scale[tok];
+        const float sb = p.scale_b[p.scale_b_vector ? n : 0];
+        Store<kOut>::put(p.d, int64_t(m) * p.ldd + n, fmaf(sa, sum * sb, bias));
+      }
     }
     __syncthreads();  // partial is rewritten by the next token block
   }
@@ -338,18 +384,20 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
 // Launch one configuration: tile M = weight rows per CTA, tile N = tokens per CTA, tile K = K per CTA step
 // (kWarps = tile K / (64 x chunks per step) warps). Every M runs (token blocks loop when the grid's y is
 // exhausted); K and N multiples of 16 and 16-byte aligned operands (the backend checks).
-template <Out kOut, int kTileM, int kTileN, int kTileK, bool kFast, bool kQuant>
+template <Out kOut, int kTileM, int kTileN, int kTileK, bool kFast, bool kQuant, bool kBlock>
 bool launch(const Fp8GemmCall& c) {
   constexpr int kStepK = kUnroll * kChunk;
   static_assert(kTileM % 16 == 0 && kTileN % 8 == 0 && kTileK % kStepK == 0, "gemv tile: M % 16, N % 8, K % step");
   constexpr int kWarps = kTileK / kStepK;
-  if (c.k % 16 != 0 || c.n % 16 != 0 || kQuant != (c.quant != nullptr)) return false;
+  if (c.k % 16 != 0 || c.n % 16 != 0 || kQuant != (c.quant != nullptr) || kBlock != c.block) return false;
+  if (kBlock && c.k % 128 != 0) return false;
   // gemv_quant: the activation has the output's type (bf16 or fp16).
   static_assert(!kQuant || kOut != Out::fp32, "gemv_quant configurations: bf16 or fp16 activations and output");
   constexpr TokenIn kIn = !kQuant ? TokenIn::fp8 : kOut == Out::bf16 ? TokenIn::bf16 : TokenIn::fp16;
   const Params p{c.m, c.n, c.k, static_cast<const uint8_t*>(c.a), c.lda, static_cast<const uint8_t*>(c.b), c.ldb,
                  c.d, c.ldd, c.scale_a, c.scale_a_vector, c.scale_b, c.scale_b_vector, c.bias, c.knobs.prefetch,
-                 c.quant != nullptr ? *c.quant : ActQuant{}};
+                 c.quant != nullptr ? *c.quant : ActQuant{}, c.sa_stride_m, c.sa_stride_kb, c.sb_stride_kb,
+                 c.sb_stride_nb};
   const int token_blocks = (c.m + kTileN - 1) / kTileN;
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(unsigned((c.n + kTileM - 1) / kTileM), unsigned(token_blocks < 65535 ? token_blocks : 65535));
@@ -360,7 +408,7 @@ bool launch(const Fp8GemmCall& c) {
   pdl.val.programmaticStreamSerializationAllowed = c.knobs.pdl ? 1 : 0;
   config.attrs = &pdl;
   config.numAttrs = 1;
-  W8A8_CUDA_CHECK(cudaLaunchKernelEx(&config, gemv_kernel<kOut, kTileM, kTileN, kWarps, kFast, kIn>, p));
+  W8A8_CUDA_CHECK(cudaLaunchKernelEx(&config, gemv_kernel<kOut, kTileM, kTileN, kWarps, kFast, kIn, kBlock>, p));
   return true;
 }
 
@@ -375,6 +423,7 @@ bool launch(const Fp8GemmCall& c) {
                 "gemv configurations: cluster 1x1, swap-AB orientation, no tile scheduler");                    \
   bool run_##name(const Fp8GemmCall& call) {                                                                   \
     return gemv::launch<Out::out, tm, tn, tk, Sched::sched == Sched::gemv_fast || Sched::sched == Sched::gemv_quant_fast, \
-                        Sched::sched == Sched::gemv_quant || Sched::sched == Sched::gemv_quant_fast>(call);     \
+                        Sched::sched == Sched::gemv_quant || Sched::sched == Sched::gemv_quant_fast,            \
+                        Sched::sched == Sched::gemv_block>(call);                                               \
   }                                                                                                             \
   }
