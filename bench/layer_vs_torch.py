@@ -194,7 +194,7 @@ def run_shape(n, k, scheme, ms, args, timer, rows, gen):
                 torch._scaled_mm(q, w.t(), scale_a=sa, scale_b=s.t() if scheme == "block" else s,
                                  out_dtype=torch.bfloat16)
         fns["torch"] = torch_layer
-        if args.fused_max_m and scheme != "block" and m <= args.fused_max_m:
+        if args.fused_max_m and m <= args.fused_max_m:
             fns["w8a8_fused"] = fused(fns["w8a8"])
         graphs = {name: timer.capture(fn) for name, fn in fns.items()}
         torch_ref = torch_reference(graphs, timer, x, bf16)

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "linear/layer_args.h"
+#include "scaled_mm/fused_quant.h"
 #include "w8a8/error.h"
 #include "w8a8/linear.h"
 #include "w8a8/quant.h"
@@ -100,6 +101,27 @@ Tensor W8A8BlockFp8LinearOp::run(const std::optional<TensorView>& out, const Ten
     out_2d = linear_detail::out_rows(*out, rows, N, device);
   }
 
+  // ---- the fused decode path (scaled_mm/fused_quant.h decides): the GEMM kernel quantizes the 1x128 groups itself
+  if (device.is_cuda() && M > 0) {
+    smm::FusedQuantArgs f;
+    f.out = out ? out_2d : TensorView(nullptr, out_dtype, {M, N}, device);
+    f.x = input_2d;
+    f.b = weight.t();
+    f.scale_b = weight_scale.t();
+    f.bias = bias;
+    f.act = smm::FusedQuantArgs::Act::kDynamicGroup;
+    f.eps = 1e-10f;  // as the unfused path below
+    f.ue8m0 = false;
+    f.stream = stream;
+    if (smm::fused_quant_chosen(f)) {
+      Tensor fresh;
+      if (!out) {
+        fresh = Tensor::empty({M, N}, out_dtype, device);
+        f.out = fresh;
+      }
+      if (smm::run_fused_quant_if_chosen(f)) return out ? Tensor::borrow(*out) : fresh.view(rows.output_shape);
+    }
+  }
   // ---- the activation in the layout the blockwise GEMM reads as it is: Mp rows, scales [Mp, L]
   const BlockwiseLayout layout = blockwise_layout(device);
   const int64_t Mp = (M + layout.row_multiple - 1) / layout.row_multiple * layout.row_multiple;

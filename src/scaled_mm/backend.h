@@ -55,19 +55,21 @@ struct ScaledMmArgs {
 // The linear layer's fused decode path: y = (quant(x) s_x)(b s_b) + bias in one kernel, the bf16 / fp16
 // activation x quantized inside the GEMM with scaled_fp8_quant's rule (the same codes, the same scales).
 struct FusedQuantArgs {
-  enum class Act : uint8_t { kStatic, kDynamicPerTensor, kDynamicPerToken };
+  enum class Act : uint8_t { kStatic, kDynamicPerTensor, kDynamicPerToken, kDynamicGroup };
   TensorView out;      // [M, N], the activation's dtype
   TensorView x;        // [M, K] bf16 / fp16, rows contiguous
   TensorView b;        // [K, N] e4m3fn, column-major (the [N, K] weight transposed)
-  TensorView scale_b;  // one element or [N, 1]
+  TensorView scale_b;  // one element or [N, 1]; kDynamicGroup: [K/128, ceil(N/128)] block scales (any strides)
   std::optional<TensorView> bias;
   Act act = Act::kDynamicPerToken;
   const float* static_scale = nullptr;  // kStatic: the one-element scale (device)
   const float* scale_ub = nullptr;      // kDynamicPerToken: optional upper bound (device)
+  float eps = 1e-10f;                   // kDynamicGroup: per_token_group_quant_fp8's eps and use_ue8m0
+  bool ue8m0 = false;
   Accumulation accumulation = Accumulation::kDefault;
   Stream stream = nullptr;
   uint8_t* codes = nullptr;  // optional [M, K] copy of the codes used (tests)
-  float* scales = nullptr;   // optional [M] / [1] copy of the scales used (tests)
+  float* scales = nullptr;   // optional [M] / [1] / [M, K/128] (groups) copy of the scales used (tests)
 };
 
 struct Backend {

@@ -53,9 +53,13 @@ const Backend* decide(const FusedQuantArgs& f, const char** why) {
 }
 
 const char* act_name(FusedQuantArgs::Act a) {
-  return a == FusedQuantArgs::Act::kStatic             ? "static per-tensor"
-         : a == FusedQuantArgs::Act::kDynamicPerTensor ? "dynamic per-tensor"
-                                                       : "dynamic per-token";
+  switch (a) {
+    case FusedQuantArgs::Act::kStatic: return "static per-tensor";
+    case FusedQuantArgs::Act::kDynamicPerTensor: return "dynamic per-tensor";
+    case FusedQuantArgs::Act::kDynamicPerToken: return "dynamic per-token";
+    case FusedQuantArgs::Act::kDynamicGroup: return "dynamic 1x128 groups";
+  }
+  return "?";
 }
 
 // W8A8_LOG_DISPATCH: one line per new (shape, activation scheme, outcome).

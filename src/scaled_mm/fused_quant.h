@@ -1,5 +1,6 @@
-// Fp8LinearOp's fused decode path: the bf16 / fp16 activation quantized inside the GEMM kernel (one launch), with
-// scaled_fp8_quant's rule, so the product uses exactly the codes and scales of the unfused path.
+// The linear ops' fused decode path: the bf16 / fp16 activation quantized inside the GEMM kernel (one launch), with
+// scaled_fp8_quant's rule (Fp8LinearOp) or per_token_group_quant_fp8's (W8A8BlockFp8LinearOp, 1x128 groups), so the
+// product uses exactly the codes and scales of the unfused path.
 //
 // Whether it runs is decided here, per call and without allocating: the process-wide policy
 // (set_fused_activation_quant: auto follows what was measured, on / off force it), then the first registered backend

@@ -8,9 +8,12 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "common/reference.h"
 #include "cpu/op_test_helpers.h"
 #include "gpu_test_util.h"
 #include "scaled_mm/fused_quant.h"
@@ -140,6 +143,65 @@ TEST(GpuFusedQuant, CodesScalesAndOutputAreTheUnfusedPathsBitForBit) {
   check_case(Act::kDynamicPerToken, DType::kBFloat16, 9, 256, 2048, true, false, false, ++seed);
   check_case(Act::kDynamicPerToken, DType::kFloat16, 4, 256, 2048, false, false, true, ++seed);
   check_case(Act::kDynamicPerTensor, DType::kBFloat16, 4, 256, 2048, false, false, true, ++seed);
+}
+
+// W8A8BlockFp8LinearOp's fused path: 1x128 group codes and scales are per_token_group_quant_fp8's, the output the
+// unfused blockwise decode kernel's on them, bit for bit; the op's result matches the float64 reference.
+TEST(GpuFusedQuant, BlockGroupsAreTheUnfusedPathsBitForBit) {
+  W8A8_REQUIRE_FUSED();
+  std::mt19937 gen(500);
+  const FusedPolicy on(FusedActivationQuant::kOn);
+  for (DType dtype : {DType::kBFloat16, DType::kFloat16})
+    for (int64_t M : {int64_t(1), int64_t(3), int64_t(8), int64_t(9), int64_t(16)})
+      for (auto [N, K] : {std::pair<int64_t, int64_t>{256, 1024}, {400, 7168}}) {
+        SCOPED_TRACE(std::string(dtype_name(dtype)) + " M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                     " K=" + std::to_string(K));
+        const int64_t L = K / 128, NB = (N + 127) / 128;
+        Tensor w = Tensor::empty({N, K}, DType::kFloat8E4M3FN);
+        testref::fill_random_fp8(w, gen);
+        const Tensor ws = testref::random_scales({NB, L}, gen);
+        const Tensor x = randn({M, K}, dtype, uint32_t(gen()));
+        const Tensor bias = randn({N}, dtype, uint32_t(gen()), 0.5f);
+        const Tensor w_gpu = to_gpu(w), ws_gpu = to_gpu(ws), x_gpu = to_gpu(x), b_gpu = to_gpu(bias);
+        // Unfused: the group quantization, then the blockwise decode kernel on its codes.
+        Tensor q_ref = Tensor::empty({M, K}, DType::kFloat8E4M3FN, Device::cuda());
+        Tensor s_ref = Tensor::empty({M, L}, DType::kFloat32, Device::cuda());
+        per_token_group_quant_fp8_into(q_ref, s_ref, x_gpu, 128, 1e-10, false);
+        Tensor y_ref = Tensor::empty({M, N}, dtype, Device::cuda());
+        gputest::poison(y_ref);
+        scaled_mm(y_ref, q_ref, w_gpu.t(), s_ref, ws_gpu.t(), TensorView(b_gpu),
+                  ScaledMmOptions(ScaledMmBackend::kCutlass, Accumulation::kDefault,
+                                  std::string(dtype == DType::kBFloat16 ? "bf16" : "fp16") +
+                                      "_16x8x1024_c1x1_gemv_block_swap"));
+        // Fused, codes and scales copied out.
+        Tensor codes = Tensor::empty({M, K}, DType::kFloat8E4M3FN, Device::cuda());
+        Tensor scales = Tensor::empty({M, L}, DType::kFloat32, Device::cuda());
+        Tensor y = Tensor::empty({M, N}, dtype, Device::cuda());
+        gputest::poison(codes, 0x55);
+        gputest::poison(scales);
+        gputest::poison(y);
+        smm::FusedQuantArgs f;
+        f.out = y;
+        f.x = x_gpu;
+        f.b = w_gpu.t();
+        f.scale_b = ws_gpu.t();
+        f.bias = TensorView(b_gpu);
+        f.act = Act::kDynamicGroup;
+        f.codes = codes.data_as<uint8_t>();
+        f.scales = scales.data_as<float>();
+        ASSERT_TRUE(smm::run_fused_quant_if_chosen(f)) << smm::fused_quant_decision(f);
+        gputest::sync();
+        EXPECT_TRUE(same_bytes(to_cpu(codes), to_cpu(q_ref))) << "group codes differ";
+        EXPECT_TRUE(same_bytes(to_cpu(scales), to_cpu(s_ref))) << "group scales differ";
+        EXPECT_TRUE(same_bytes(to_cpu(y), to_cpu(y_ref))) << "the fused output differs from the unfused gemv_block's";
+        // The op on the fused path against the float64 reference.
+        const W8A8BlockFp8LinearOp op;
+        const Tensor y_op = op.apply(x_gpu, w_gpu, ws_gpu, std::nullopt, TensorView(b_gpu));
+        Tensor q_cpu = to_cpu(q_ref), s_cpu = to_cpu(s_ref);
+        const auto ref = testref::scaled_mm(q_cpu, Tensor(w).t(), s_cpu, Tensor(ws).t(), TensorView(bias), true);
+        EXPECT_TRUE(testref::matches_reference(to_cpu(y_op), ref, dtype == DType::kBFloat16 ? 8e-3 : 2e-3));
+        if (HasFailure()) return;
+      }
 }
 
 // Fp8LinearOp with the policy on: both apply() forms against the float64 reference (poisoned outputs, bias,

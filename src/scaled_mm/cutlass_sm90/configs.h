@@ -32,7 +32,7 @@ enum class Out { bf16, fp16, fp32 };
 // while it adds.
 enum class Sched {
   pingpong_fast, pingpong, coop_fast, coop, gemv_fast, gemv, pingpong_overlap, coop_overlap, coop_stagger,
-  gemv_quant_fast, gemv_quant, gemv_block
+  gemv_quant_fast, gemv_quant, gemv_block, gemv_block_quant
 };
 enum class Tiles { persistent, streamk };  // streamk: stream-K / split-K, needs a workspace
 // The activation quantized inside the kernel (gemv_quant configurations): the rule of scaled_fp8_quant, bit for
@@ -44,7 +44,12 @@ struct ActQuant {
   float qmax = 448.0f, min_scale = 0.0f;
   uint8_t* codes = nullptr;             // optional [M, K] copy of the codes the GEMM used (tests)
   int64_t ld_codes = 0;
-  float* scales = nullptr;              // optional [M] (per token) or [1] copy of the scales it used
+  float* scales = nullptr;              // optional [M] (per token), [1] or [M, K/128] (groups) copy of the scales used
+  // 1x128 groups (gemv_block_quant, with block scales): per_token_group_quant_fp8's rule, s = max(amax, eps) / qmax
+  // (a power of two up with ue8m0).
+  bool group = false;
+  float eps = 1e-10f;
+  bool ue8m0 = false;
 };
 
 // One GEMM call in the kernels' terms (validated by the backend before): A [M, K] row-major, B as
@@ -92,9 +97,11 @@ struct ConfigInfo {
     return sched == Sched::gemv || sched == Sched::gemv_fast || quantizes() || block();
   }
   // Blockwise scales (1x128 activations, 128x128 weights) only.
-  bool block() const { return sched == Sched::gemv_block; }
+  bool block() const { return sched == Sched::gemv_block || sched == Sched::gemv_block_quant; }
   // Reads the high-precision activation (Fp8LinearOp's fused path), never FP8 operands: no scaled_mm kernel.
-  bool quantizes() const { return sched == Sched::gemv_quant || sched == Sched::gemv_quant_fast; }
+  bool quantizes() const {
+    return sched == Sched::gemv_quant || sched == Sched::gemv_quant_fast || sched == Sched::gemv_block_quant;
+  }
 };
 
 // ---- shipped configurations (chosen from the candidates by `w8a8-bench --tune explore` on the H100) ----
@@ -137,6 +144,9 @@ struct ConfigInfo {
 #define W8A8_SM90_CFG_bf16_16x8x1024_c1x1_gemv_block_swap bf16, 16, 8, 1024, 1, 1, gemv_block, true, persistent
 #define W8A8_SM90_CFG_fp16_16x8x1024_c1x1_gemv_block_swap fp16, 16, 8, 1024, 1, 1, gemv_block, true, persistent
 #define W8A8_SM90_CFG_fp32_16x8x1024_c1x1_gemv_block_swap fp32, 16, 8, 1024, 1, 1, gemv_block, true, persistent
+// ... and quantizing the activation in 1x128 groups itself (W8A8BlockFp8LinearOp's fused decode path, issue 18).
+#define W8A8_SM90_CFG_bf16_16x8x1024_c1x1_gemv_block_quant_swap bf16, 16, 8, 1024, 1, 1, gemv_block_quant, true, persistent
+#define W8A8_SM90_CFG_fp16_16x8x1024_c1x1_gemv_block_quant_swap fp16, 16, 8, 1024, 1, 1, gemv_block_quant, true, persistent
 // The same kernel quantizing the activation itself (issue 18: one launch for Fp8LinearOp at decode): bf16 in and
 // out, fp16 in and out. Not yet measured: the chooser takes them only when asked (set_fused_activation_quant).
 #define W8A8_SM90_CFG_bf16_16x8x1024_c1x1_gemv_quant_swap bf16, 16, 8, 1024, 1, 1, gemv_quant, true, persistent

@@ -83,7 +83,7 @@ int default_config(Out out, bool fast, int64_t m) {
 // The blockwise (gemv_block) configuration for an output type, or -1.
 int block_config(Out out) {
   for (int i = 0; i < kNumConfigs; ++i)
-    if (kConfigs[i].block() && kConfigs[i].out == out) return i;
+    if (kConfigs[i].block() && !kConfigs[i].quantizes() && kConfigs[i].out == out) return i;
   return -1;
 }
 
@@ -279,11 +279,15 @@ void run(const ScaledMmArgs& x) {
 }
 
 // ---- the fused decode path (gemv_quant configurations) ----
-int fused_config(Out out, bool fast) {
-  for (int i = 0; i < kNumConfigs; ++i)
-    if (kConfigs[i].quantizes() && kConfigs[i].out == out && kConfigs[i].fast_accum() == fast) return i;
+// group: 1x128 activation groups with 128x128 weight blocks (promoted only).
+int fused_config(Out out, bool fast, bool group) {
+  for (int i = 0; i < kNumConfigs; ++i) {
+    const ConfigInfo& c = kConfigs[i];
+    if (c.quantizes() && c.out == out && c.block() == group && (group || c.fast_accum() == fast)) return i;
+  }
   return -1;
 }
+bool is_group(const FusedQuantArgs& f) { return f.act == FusedQuantArgs::Act::kDynamicGroup; }
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
@@ -294,8 +298,12 @@ const char* fused_quant_refusal(const FusedQuantArgs& f) {
   if (f.x.dtype() != DType::kBFloat16 && f.x.dtype() != DType::kFloat16) return "cutlass: bf16 or fp16 activations";
   if (f.out.dtype() != f.x.dtype()) return "cutlass: the fused kernels write the activation's dtype";
   if (f.b.dtype() != DType::kFloat8E4M3FN) return "cutlass: e4m3fn weights only";
-  if (fused_config(out_of(f.out.dtype()), f.accumulation == Accumulation::kFast) < 0)
+  if (fused_config(out_of(f.out.dtype()), f.accumulation == Accumulation::kFast, is_group(f)) < 0)
     return "cutlass: no fused kernel for this output and accumulation in this build";
+  if (is_group(f) && (f.x.size(1) % 128 != 0 || f.scale_b.dim() != 2 || f.scale_b.size(0) != f.x.size(1) / 128 ||
+                      f.scale_b.size(1) != (f.b.size(1) + 127) / 128))
+    return "cutlass: 1x128 groups need K % 128 == 0 and [K/128, ceil(N/128)] weight scales";
+  if (is_group(f) && f.x.size(1) / 128 * 2 * 8 * 4 > 48 * 1024) return "cutlass: K beyond 98304 for 1x128 groups";
   const int64_t M = f.x.size(0), K = f.x.size(1), N = f.b.size(1);
   if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) return "cutlass: sizes must fit in int32";
   if (K % 16 != 0 || N % 16 != 0) return "cutlass: K and N must be multiples of 16";
@@ -307,14 +315,15 @@ const char* fused_quant_refusal(const FusedQuantArgs& f) {
     return "cutlass: output rows must be contiguous and 16-byte aligned";
   if (f.bias && (f.bias->dtype() != f.out.dtype() || f.bias->stride(0) != 1))
     return "cutlass: the bias must be contiguous, of the output's dtype";
-  if (f.scale_b.numel() > 1 && !f.scale_b.is_contiguous()) return "cutlass: per-channel scales must be contiguous";
+  if (!is_group(f) && f.scale_b.numel() > 1 && !f.scale_b.is_contiguous())
+    return "cutlass: per-channel scales must be contiguous";
   return nullptr;
 }
 
 void run_fused_quant(const FusedQuantArgs& f) {
   const int64_t M = f.x.size(0), K = f.x.size(1), N = f.b.size(1);
   if (M == 0 || N == 0) return;
-  const int config = fused_config(out_of(f.out.dtype()), f.accumulation == Accumulation::kFast);
+  const int config = fused_config(out_of(f.out.dtype()), f.accumulation == Accumulation::kFast, is_group(f));
   ActQuant q;
   q.static_scale = f.act == FusedQuantArgs::Act::kStatic ? f.static_scale : nullptr;
   q.per_token = f.act == FusedQuantArgs::Act::kDynamicPerToken;
@@ -324,10 +333,18 @@ void run_fused_quant(const FusedQuantArgs& f) {
   q.codes = f.codes;
   q.ld_codes = K;
   q.scales = f.scales;
+  q.group = is_group(f);
+  q.eps = f.eps;
+  q.ue8m0 = f.ue8m0;
   Fp8GemmCall call{int(M), int(N), int(K), f.x.data(), M == 1 ? K : f.x.stride(0), f.b.data(), f.b.stride(1),
                    f.out.data(), M == 1 ? N : f.out.stride(0), nullptr, false, f.scale_b.data_as<const float>(),
                    f.scale_b.numel() > 1, f.bias ? f.bias->data() : nullptr, device_info(f.x.device().index).sm_count,
                    Knobs{}, f.stream, &q};
+  if (q.group) {  // 128x128 weight-block scales [K/128, ceil(N/128)] by strides
+    call.block = true;
+    call.sb_stride_kb = f.scale_b.stride(0);
+    call.sb_stride_nb = f.scale_b.stride(1);
+  }
   W8A8_CHECK_KIND(ErrorKind::kUnsupported, kConfigs[config].run(call), "cutlass: ", kConfigs[config].name,
                   " refused a fused call M=", M, " N=", N, " K=", K);
 }

@@ -114,12 +114,13 @@ struct Fragments {
 };
 
 // Loads the step at K offset k0 (lanes past K, rows past N and tokens past M read zeros, touching no memory).
-// Quantized tokens: x points at elements, inv is each token's 1 / scale, and CTA column 0 may copy the codes out.
+// Quantized tokens: x points at elements, inv[u][j] is the 1 / scale of chunk u of token tile j's row (per token, or
+// per 1x128 group), and CTA column 0 may copy the codes out.
 template <TokenIn kIn, int kU, int kRowTiles, int kTokTiles>
 __device__ __forceinline__ void load_step(Fragments<kU, kRowTiles, kTokTiles>& f, int k0, int k_total, int t,
                                           const uint8_t* const (&w)[kRowTiles][2], const bool (&w_ok)[kRowTiles][2],
                                           const void* const (&x)[kTokTiles], const bool (&x_ok)[kTokTiles],
-                                          const float (&inv)[kTokTiles], uint8_t* const (&codes)[kTokTiles]) {
+                                          const float (&inv)[kU][kTokTiles], uint8_t* const (&codes)[kTokTiles]) {
 #pragma unroll
   for (int u = 0; u < kU; ++u) {
     const int k = k0 + u * kChunk;
@@ -133,7 +134,7 @@ __device__ __forceinline__ void load_step(Fragments<kU, kRowTiles, kTokTiles>& f
       if constexpr (kIn == TokenIn::fp8) {
         f.x[u][j] = k_ok && x_ok[j] ? load_token(static_cast<const uint8_t*>(x[j]) + k) : uint4{};
       } else {
-        f.x[u][j] = k_ok && x_ok[j] ? load_token_quantized<kIn>(static_cast<const uint16_t*>(x[j]) + k, inv[j])
+        f.x[u][j] = k_ok && x_ok[j] ? load_token_quantized<kIn>(static_cast<const uint16_t*>(x[j]) + k, inv[u][j])
                                     : uint4{};
         if (codes[j] != nullptr && k_ok) *reinterpret_cast<uint4*>(codes[j] + k) = f.x[u][j];
       }
@@ -257,13 +258,51 @@ __device__ __forceinline__ void token_scales(const Params& p, int tok0, float (&
   }
 }
 
+// 1x128 group scales of tokens [tok0, tok0 + kTokens) into scale[tok * ng + g] and their reciprocals into inv[]:
+// per_token_group_quant_fp8's rule (quant_kernels.cu's group_kernel_lanes: integer amax over the group, s =
+// max(amax, eps) / qmax, a power of two up with ue8m0; 1 / s by __fdiv_rn). Half-warps take (token, group) pairs,
+// each lane 8 elements. CTA column 0 copies the scales out, row-major [M, ng], when asked.
+template <TokenIn kIn, int kTokens, int kWarps>
+__device__ __forceinline__ void group_scales(const Params& p, int tok0, int ng, float* scale, float* inv) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, l16 = lane & 15;
+  const ActQuant& q = p.quant;
+  // Whole warps iterate together (the shuffles take all 32 lanes); a half-warp past the last pair idles.
+  for (int base = 2 * warp; base < kTokens * ng; base += 2 * kWarps) {
+    const int pair = base + (lane >> 4);
+    const bool active = pair < kTokens * ng;
+    const int r = pair / ng, g = pair - r * ng, m = tok0 + r;
+    uint32_t amax = 0;
+    if (active && m < p.m) {
+      const uint16_t* x = static_cast<const uint16_t*>(static_cast<const void*>(p.a)) + int64_t(m) * p.lda +
+                          g * 128 + l16 * 8;
+      const uint4 v = __ldg(reinterpret_cast<const uint4*>(x));
+      const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+      for (int i = 0; i < 4; ++i) amax = max(amax, max(mag_bits16<kIn>(w[i] & 0xFFFFu), mag_bits16<kIn>(w[i] >> 16)));
+    }
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1) amax = max(amax, __shfl_xor_sync(0xFFFFFFFFu, amax, o));
+    if (active && l16 == 0) {
+      const float a = __uint_as_float(amax), capped = a < q.eps ? q.eps : a;  // fmax keeping NaN
+      float s = __fdiv_rn(capped, q.qmax);
+      if (q.ue8m0 && s > 0.0f && !isinf(s) && (__float_as_uint(s) & 0x7FFFFFu) != 0)
+        s = __uint_as_float((__float_as_uint(s) & 0x7F800000u) + 0x800000u);  // next power of two up
+      scale[pair] = s;
+      inv[pair] = __fdiv_rn(1.0f, s);
+      if (q.scales != nullptr && blockIdx.x == 0 && m < p.m) q.scales[int64_t(m) * ng + g] = s;
+    }
+  }
+  __syncthreads();
+}
+
 // One CTA: kRows weight rows x kTokens tokens, kWarps warps splitting K in steps of kU 64-byte chunks.
 // kFast: accumulate in the MMA's accumulator over all of K (FP8 fast accumulation); otherwise every
 // 64-deep chunk starts from zero and is added to fp32 registers (promotion, twice as often as CUTLASS's).
 template <Out kOut, int kRows, int kTokens, int kWarps, bool kFast, TokenIn kIn, bool kBlock>
 __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
-  static_assert(!kBlock || (!kFast && kIn == TokenIn::fp8 && 128 % kRows == 0),
-                "gemv_block: promoted, FP8 tokens, a CTA's rows in one 128-block");
+  static_assert(!kBlock || (!kFast && 128 % kRows == 0), "gemv_block: promoted, a CTA's rows in one 128-block");
+  constexpr bool kGroups = kBlock && kIn != TokenIn::fp8;  // 1x128 groups quantized here
+  extern __shared__ float group_smem[];  // kGroups: scales [kTokens][ng], then their reciprocals
   constexpr int kRowTiles = kRows / 16, kTokTiles = kTokens / 8;
   constexpr int kU = kUnroll, kStepK = kU * kChunk;
   __shared__ float partial[kWarps][kTokens][kRows];
@@ -296,10 +335,15 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
 
   for (int tb = blockIdx.y; tb < token_blocks; tb += gridDim.y) {
     const int tok0 = tb * kTokens;
-    if constexpr (kIn != TokenIn::fp8) token_scales<kIn, kTokens, kWarps>(p, tok0, tok_scale);
+    const int ng = p.k >> 7;
+    if constexpr (kGroups) {
+      group_scales<kIn, kTokens, kWarps>(p, tok0, ng, group_smem, group_smem + kTokens * ng);
+    } else if constexpr (kIn != TokenIn::fp8) {
+      token_scales<kIn, kTokens, kWarps>(p, tok0, tok_scale);
+    }
     const void* x[kTokTiles];
     bool x_ok[kTokTiles];
-    float inv[kTokTiles];
+    float inv[kTokTiles];  // per-token quantization: 1 / scale of the lane's row
     uint8_t* codes[kTokTiles];
 #pragma unroll
     for (int j = 0; j < kTokTiles; ++j) {
@@ -312,7 +356,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
         codes[j] = nullptr;
       } else {
         x[j] = static_cast<const uint16_t*>(static_cast<const void*>(p.a)) + row + 16 * t;
-        inv[j] = __fdiv_rn(1.0f, tok_scale[8 * j + g]);  // quant_kernels.cu's reciprocal
+        inv[j] = kGroups ? 0.f : __fdiv_rn(1.0f, tok_scale[8 * j + g]);  // quant_kernels.cu's reciprocal
         codes[j] = p.quant.codes != nullptr && blockIdx.x == 0 && x_ok[j]
                        ? p.quant.codes + int64_t(m) * p.quant.ld_codes + 16 * t
                        : nullptr;
@@ -328,13 +372,24 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           const int m = tok0 + 8 * j + 2 * t + h;
-          sa_row[j][h] = m < p.m ? p.scale_a + m * p.sa_stride_m : nullptr;
+          sa_row[j][h] = m >= p.m ? nullptr : kGroups ? group_smem + (8 * j + 2 * t + h) * ng
+                                                      : p.scale_a + m * p.sa_stride_m;
         }
     }
     const int stride = kWarps * kStepK;
     for (int k0 = warp * kStepK; k0 < p.k; k0 += stride) {
       Fragments<kU, kRowTiles, kTokTiles> f;
-      load_step<kIn>(f, k0, p.k, t, w, w_ok, x, x_ok, inv, codes);
+      float invs[kU][kTokTiles];
+      if constexpr (kIn != TokenIn::fp8) {
+#pragma unroll
+        for (int u = 0; u < kU; ++u) {
+          const int k = k0 + u * kChunk;
+#pragma unroll
+          for (int j = 0; j < kTokTiles; ++j)
+            invs[u][j] = !kGroups ? inv[j] : k < p.k ? group_smem[kTokens * ng + (8 * j + g) * ng + (k >> 7)] : 0.f;
+        }
+      }
+      load_step<kIn>(f, k0, p.k, t, w, w_ok, x, x_ok, invs, codes);
       float blk[kU][kTokTiles][2];
       if constexpr (kBlock) {
 #pragma unroll
@@ -346,7 +401,13 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
 #pragma unroll
           for (int j = 0; j < kTokTiles; ++j)
 #pragma unroll
-            for (int h = 0; h < 2; ++h) blk[u][j][h] = in && sa_row[j][h] ? __ldg(sa_row[j][h] + sa_off) * sb : 0.f;
+            for (int h = 0; h < 2; ++h) {
+              if constexpr (kGroups) {  // the group scales the kernel found, in shared memory
+                blk[u][j][h] = in && sa_row[j][h] ? sa_row[j][h][kb] * sb : 0.f;
+              } else {
+                blk[u][j][h] = in && sa_row[j][h] ? __ldg(sa_row[j][h] + sa_off) * sb : 0.f;
+              }
+            }
         }
       }
       fp8_mma_step<kFast, kBlock>(f, acc, blk);
@@ -391,8 +452,13 @@ bool launch(const Fp8GemmCall& c) {
   constexpr int kWarps = kTileK / kStepK;
   if (c.k % 16 != 0 || c.n % 16 != 0 || kQuant != (c.quant != nullptr) || kBlock != c.block) return false;
   if (kBlock && c.k % 128 != 0) return false;
+  if (kQuant && kBlock != (c.quant != nullptr && c.quant->group)) return false;
+  // 1x128 groups: the CTA's group scales and reciprocals in dynamic shared memory (<= 48 KB: K <= 98304).
+  const size_t group_smem = kQuant && kBlock ? size_t(2) * kTileN * size_t(c.k / 128) * sizeof(float) : 0;
+  if (group_smem > 48 * 1024) return false;
   // gemv_quant: the activation has the output's type (bf16 or fp16).
   static_assert(!kQuant || kOut != Out::fp32, "gemv_quant configurations: bf16 or fp16 activations and output");
+  static_assert(!kBlock || !kFast, "gemv_block configurations: promoted only");
   constexpr TokenIn kIn = !kQuant ? TokenIn::fp8 : kOut == Out::bf16 ? TokenIn::bf16 : TokenIn::fp16;
   const Params p{c.m, c.n, c.k, static_cast<const uint8_t*>(c.a), c.lda, static_cast<const uint8_t*>(c.b), c.ldb,
                  c.d, c.ldd, c.scale_a, c.scale_a_vector, c.scale_b, c.scale_b_vector, c.bias, c.knobs.prefetch,
@@ -402,6 +468,7 @@ bool launch(const Fp8GemmCall& c) {
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(unsigned((c.n + kTileM - 1) / kTileM), unsigned(token_blocks < 65535 ? token_blocks : 65535));
   config.blockDim = dim3(kWarps * 32);
+  config.dynamicSmemBytes = group_smem;
   config.stream = resolve_stream(c.stream);
   cudaLaunchAttribute pdl{};
   pdl.id = cudaLaunchAttributeProgrammaticStreamSerialization;
@@ -423,7 +490,8 @@ bool launch(const Fp8GemmCall& c) {
                 "gemv configurations: cluster 1x1, swap-AB orientation, no tile scheduler");                    \
   bool run_##name(const Fp8GemmCall& call) {                                                                   \
     return gemv::launch<Out::out, tm, tn, tk, Sched::sched == Sched::gemv_fast || Sched::sched == Sched::gemv_quant_fast, \
-                        Sched::sched == Sched::gemv_quant || Sched::sched == Sched::gemv_quant_fast,            \
-                        Sched::sched == Sched::gemv_block>(call);                                               \
+                        Sched::sched == Sched::gemv_quant || Sched::sched == Sched::gemv_quant_fast ||          \
+                            Sched::sched == Sched::gemv_block_quant,                                            \
+                        Sched::sched == Sched::gemv_block || Sched::sched == Sched::gemv_block_quant>(call);    \
   }                                                                                                             \
   }
