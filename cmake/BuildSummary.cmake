@@ -13,6 +13,9 @@ if(W8A8_CUDA)
   if(W8A8_CUTLASS)
     string(APPEND w8a8_backends " cutlass_sm90")
     list(LENGTH config_names w8a8_kernel_count)
+    set(fused_names ${config_names})
+    list(FILTER fused_names INCLUDE REGEX "_quant_")  # the linear ops' fused path, not scaled_mm configurations
+    list(LENGTH fused_names w8a8_fused_count)
     set(w8a8_cutlass_version "${W8A8_CUTLASS_FOUND_VERSION}")
   endif()
   if(W8A8_NCCL)
@@ -24,8 +27,8 @@ if(W8A8_CUDA)
   string(APPEND w8a8_summary "; CUDA ${CMAKE_CUDA_COMPILER_VERSION}, archs ${w8a8_archs}")
 endif()
 if(W8A8_CUTLASS)
-  string(APPEND w8a8_summary "; ${w8a8_kernel_count} sm_90a kernel configurations on CUTLASS ${w8a8_cutlass_version} "
-                             "(${W8A8_CUTLASS_SOURCE})")
+  string(APPEND w8a8_summary "; ${w8a8_kernel_count} sm_90a kernel configurations (${w8a8_fused_count} of them the "
+                             "fused-quantization path's) on CUTLASS ${w8a8_cutlass_version} (${W8A8_CUTLASS_SOURCE})")
 endif()
 message(STATUS "${w8a8_summary}")
 # On the one file that reads them: a change here recompiles platform.cc, not the library.

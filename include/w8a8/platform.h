@@ -21,7 +21,8 @@ struct BuildInfo {
   std::string backends;         // "cpu cublaslt unfused cutlass_sm90 nccl": the backends compiled in
   std::string archs;            // nvcc targets of the CUDA code, "sm_89 sm_90a compute_90"; empty without CUDA
   std::string cutlass_version;  // CUTLASS headers w8a8's sm_90a kernels were built on; empty without them
-  int cutlass_kernels = 0;      // w8a8's sm_90a kernel configurations (scaled_mm_kernels lists them)
+  int cutlass_kernels = 0;      // w8a8's sm_90a scaled_mm configurations (scaled_mm_kernels lists them; the
+                                // linear ops' fused-quantization configurations are not among them)
 };
 const BuildInfo& build_info();
 
