@@ -15,7 +15,7 @@
 // gemv_quant configurations (Fp8LinearOp's fused decode path): the tokens arrive as bf16 / fp16 and the kernel
 // quantizes them itself, in one launch: each CTA first finds its tokens' scales (per-token or per-tensor amax over
 // all of K, or the static scale), then each lane converts the 16 elements it would have loaded as FP8 codes with
-// exactly scaled_fp8_quant's arithmetic (quant_kernels.cu: integer max of |x|, the same scale rule, x * (1 / s)
+// exactly scaled_fp8_quant's arithmetic (integer max of |x|, the scale rules of quant/cuda/scale_rules.cuh, x * (1 / s)
 // rounded and saturated by the same cvt), so the MMAs see the same bytes as the unfused path.
 //
 // gemv_block configurations (1x128 activation x 128x128 weight scales): each 64-deep chunk lies in one 128-block of
@@ -32,6 +32,7 @@
 #include <cute/arch/mma_sm89.hpp>
 
 #include "cuda/check.h"
+#include "quant/cuda/scale_rules.cuh"
 #include "scaled_mm/cutlass_sm90/configs.h"
 
 namespace w8a8::smm::cutlass_sm90::gemv {
@@ -76,10 +77,9 @@ __device__ __forceinline__ float token_value(uint32_t h) {
     return __half2float(__ushort_as_half(uint16_t(h)));
   }
 }
-// |x| as an order-preserving integer (NaN above everything), quant_kernels.cu's mag_bits.
 template <TokenIn kIn>
 __device__ __forceinline__ uint32_t mag_bits16(uint32_t h) {
-  return __float_as_uint(token_value<kIn>(h)) & 0x7FFFFFFFu;
+  return quant::cuda::mag_bits(token_value<kIn>(h));
 }
 // 16 elements (two 16-byte loads) as 16 e4m3 codes, element j in byte j: scaled_fp8_quant's x * inv, saturated.
 template <TokenIn kIn>
@@ -198,7 +198,7 @@ struct Params {
 };
 
 // Per-token (or per-tensor) scales of tokens [tok0, tok0 + kTokens) into scale[]: the static scale, or the amax of
-// each token's row (of all M rows, per tensor) by integer max, then quant_kernels.cu's scale rule. Warps split the
+// each token's row (of all M rows, per tensor) by integer max, then scale_rules.cuh's rule. Warps split the
 // rows, lanes split K in 8-element (16-byte) vectors. CTA column 0 copies the scales out when asked.
 template <TokenIn kIn, int kTokens, int kWarps>
 __device__ __forceinline__ void token_scales(const Params& p, int tok0, float (&scale)[kTokens]) {
@@ -228,9 +228,7 @@ __device__ __forceinline__ void token_scales(const Params& p, int tok0, float (&
       if (q.per_token) {
         if (lane == 0 && r < kTokens) {
           const float ub = q.scale_ub != nullptr ? *q.scale_ub : __uint_as_float(0x7F800000u);
-          const float a = __uint_as_float(amax), capped = ub < a ? ub : a;  // fmin keeping NaN
-          const float s = __fdiv_rn(capped, q.qmax);
-          scale[r] = s < q.min_scale ? q.min_scale : s;  // fmax keeping NaN
+          scale[r] = quant::cuda::token_scale(__uint_as_float(amax), ub, q.qmax, q.min_scale);
         }
       } else {
         all = max(all, amax);
@@ -243,8 +241,7 @@ __device__ __forceinline__ void token_scales(const Params& p, int tok0, float (&
         uint32_t a = 0;
 #pragma unroll
         for (int v = 0; v < kWarps; ++v) a = max(a, warp_amax[v]);
-        const float s = __fdiv_rn(__uint_as_float(a), q.qmax);
-        const float sc = s < q.min_scale ? q.min_scale : s;
+        const float sc = quant::cuda::scale_from_amax(__uint_as_float(a), q.qmax, q.min_scale);
 #pragma unroll
         for (int j = 0; j < kTokens; ++j) scale[j] = sc;
       }
@@ -259,8 +256,7 @@ __device__ __forceinline__ void token_scales(const Params& p, int tok0, float (&
 }
 
 // 1x128 group scales of tokens [tok0, tok0 + kTokens) into scale[tok * ng + g] and their reciprocals into inv[]:
-// per_token_group_quant_fp8's rule (quant_kernels.cu's group_kernel_lanes: integer amax over the group, s =
-// max(amax, eps) / qmax, a power of two up with ue8m0; 1 / s by __fdiv_rn). Half-warps take (token, group) pairs,
+// per_token_group_quant_fp8's rule (integer amax over the group, then scale_rules.cuh's group_scale and reciprocal). Half-warps take (token, group) pairs,
 // each lane 8 elements. CTA column 0 copies the scales out, row-major [M, ng], when asked.
 template <TokenIn kIn, int kTokens, int kWarps>
 __device__ __forceinline__ void group_scales(const Params& p, int tok0, int ng, float* scale, float* inv) {
@@ -283,12 +279,9 @@ __device__ __forceinline__ void group_scales(const Params& p, int tok0, int ng, 
 #pragma unroll
     for (int o = 8; o > 0; o >>= 1) amax = max(amax, __shfl_xor_sync(0xFFFFFFFFu, amax, o));
     if (active && l16 == 0) {
-      const float a = __uint_as_float(amax), capped = a < q.eps ? q.eps : a;  // fmax keeping NaN
-      float s = __fdiv_rn(capped, q.qmax);
-      if (q.ue8m0 && s > 0.0f && !isinf(s) && (__float_as_uint(s) & 0x7FFFFFu) != 0)
-        s = __uint_as_float((__float_as_uint(s) & 0x7F800000u) + 0x800000u);  // next power of two up
+      const float s = quant::cuda::group_scale(__uint_as_float(amax), q.eps, q.qmax, q.ue8m0);
       scale[pair] = s;
-      inv[pair] = __fdiv_rn(1.0f, s);
+      inv[pair] = quant::cuda::reciprocal(s);
       if (q.scales != nullptr && blockIdx.x == 0 && m < p.m) q.scales[int64_t(m) * ng + g] = s;
     }
   }
@@ -356,7 +349,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const Params p) {
         codes[j] = nullptr;
       } else {
         x[j] = static_cast<const uint16_t*>(static_cast<const void*>(p.a)) + row + 16 * t;
-        inv[j] = kGroups ? 0.f : __fdiv_rn(1.0f, tok_scale[8 * j + g]);  // quant_kernels.cu's reciprocal
+        inv[j] = kGroups ? 0.f : quant::cuda::reciprocal(tok_scale[8 * j + g]);
         codes[j] = p.quant.codes != nullptr && blockIdx.x == 0 && x_ok[j]
                        ? p.quant.codes + int64_t(m) * p.quant.ld_codes + 16 * t
                        : nullptr;
