@@ -113,14 +113,8 @@ Tensor W8A8BlockFp8LinearOp::run(const std::optional<TensorView>& out, const Ten
     f.eps = 1e-10f;  // as the unfused path below
     f.ue8m0 = false;
     f.stream = stream;
-    if (smm::fused_quant_chosen(f)) {
-      Tensor fresh;
-      if (!out) {
-        fresh = Tensor::empty({M, N}, out_dtype, device);
-        f.out = fresh;
-      }
-      if (smm::run_fused_quant_if_chosen(f)) return out ? Tensor::borrow(*out) : fresh.view(rows.output_shape);
-    }
+    Tensor fresh;
+    if (smm::run_fused_quant_if_chosen(f, &fresh)) return out ? Tensor::borrow(*out) : fresh.view(rows.output_shape);
   }
   // ---- the activation in the layout the blockwise GEMM reads as it is: Mp rows, scales [Mp, L]
   const BlockwiseLayout layout = blockwise_layout(device);

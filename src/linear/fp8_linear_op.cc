@@ -230,14 +230,8 @@ Tensor Fp8LinearOp::run(const std::optional<TensorView>& out, const TensorView& 
       f.scale_ub = input_scale_ub ? input_scale_ub->data_as<const float>() : nullptr;
       f.accumulation = accumulation_;
       f.stream = stream;
-      if (smm::fused_quant_chosen(f)) {
-        Tensor fresh;
-        if (!out) {
-          fresh = Tensor::empty({M, N}, *out_dtype, device);
-          f.out = fresh;
-        }
-        if (smm::run_fused_quant_if_chosen(f)) return out ? Tensor::borrow(*out) : fresh.view(output_shape);
-      }
+      Tensor fresh;
+      if (smm::run_fused_quant_if_chosen(f, &fresh)) return out ? Tensor::borrow(*out) : fresh.view(output_shape);
     }
     if (out.has_value()) {
       std::tie(qinput_owner, x_scale_owner) =

@@ -60,12 +60,6 @@ std::string built_in_list() {
   return s;
 }
 
-// Read when a decision is made (rarely), so a process may turn it on at any time.
-bool log_dispatch() {
-  const char* v = std::getenv("W8A8_LOG_DISPATCH");
-  return v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0;
-}
-
 Decision make(const Backend* b, const Support& pref, std::string reason, const ScaledMmProblem& p) {
   Decision d;
   d.backend = b;
@@ -180,6 +174,11 @@ ScaledMmProblem problem_of_shape(const ScaledMmShape& s) {
   p.out_row_stride = s.n;
   p.address_bits = 0;  // 256-byte aligned allocations
   return p;
+}
+
+bool log_dispatch() {
+  const char* v = std::getenv("W8A8_LOG_DISPATCH");
+  return v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0;
 }
 
 }  // namespace w8a8::smm

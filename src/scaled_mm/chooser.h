@@ -24,6 +24,10 @@ struct Decision {
 // run it. The reference stays valid for the process.
 const Decision& decide(const ScaledMmProblem& problem, const ScaledMmOptions& options);
 
+// Whether W8A8_LOG_DISPATCH asks for a line per new decision (read each time, so a process may turn it on at any
+// time; call it where decisions are made, not per GEMM).
+bool log_dispatch();
+
 // The problem a call of this shape would be, with contiguous, 16-byte aligned operands (no tensors needed).
 ScaledMmProblem problem_of_shape(const ScaledMmShape& shape);
 

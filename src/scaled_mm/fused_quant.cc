@@ -2,12 +2,12 @@
 
 #include <atomic>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <mutex>
 #include <set>
 #include <tuple>
 
+#include "scaled_mm/chooser.h"
+#include "w8a8/error.h"
 #include "w8a8/linear.h"
 
 namespace w8a8 {
@@ -64,8 +64,7 @@ const char* act_name(FusedQuantArgs::Act a) {
 
 // W8A8_LOG_DISPATCH: one line per new (shape, activation scheme, outcome).
 void log_once(const FusedQuantArgs& f, const Backend* b, const char* why) {
-  const char* v = std::getenv("W8A8_LOG_DISPATCH");
-  if (v == nullptr || v[0] == '\0' || std::strcmp(v, "0") == 0) return;
+  if (!log_dispatch()) return;
   static std::mutex mutex;
   static std::set<std::tuple<int64_t, int64_t, int64_t, int, const Backend*>> seen;
   std::lock_guard<std::mutex> lock(mutex);
@@ -81,11 +80,17 @@ bool fused_quant_chosen(const FusedQuantArgs& f) {
   return decide(f, &why) != nullptr;
 }
 
-bool run_fused_quant_if_chosen(const FusedQuantArgs& f) {
+bool run_fused_quant_if_chosen(FusedQuantArgs f, Tensor* fresh_out) {
   const char* why = nullptr;
   const Backend* b = decide(f, &why);
   log_once(f, b, why);
   if (b == nullptr) return false;
+  if (f.out.data() == nullptr) {
+    W8A8_CHECK_KIND(ErrorKind::kRuntime, fresh_out != nullptr, "fused quantization: an output without data needs "
+                    "somewhere to allocate it");
+    *fresh_out = Tensor::empty(f.out.sizes(), f.out.dtype(), f.out.device());
+    f.out = *fresh_out;
+  }
   b->run_fused_quant(f);
   return true;
 }

@@ -13,11 +13,11 @@
 
 namespace w8a8::smm {
 
-// Whether the call would run fused. args.out may have no data yet (a fresh contiguous output the caller allocates
-// only if so).
+// Whether the call would run fused (tests, printing).
 bool fused_quant_chosen(const FusedQuantArgs& args);
-// Runs the call on the fused path and returns true, or launches nothing and returns false.
-bool run_fused_quant_if_chosen(const FusedQuantArgs& args);
+// Runs the call on the fused path and returns true, or launches nothing and returns false. args.out without data
+// stands for a fresh contiguous output: it is allocated into *fresh_out, only when the call runs fused.
+bool run_fused_quant_if_chosen(FusedQuantArgs args, Tensor* fresh_out = nullptr);
 // What the decision is for this call, and why (printing, tests).
 std::string fused_quant_decision(const FusedQuantArgs& args);
 
