@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "w8a8/linear.h"
 #include "w8a8/tensor.h"
 
 namespace w8a8::gputest {
@@ -29,6 +30,15 @@ inline void poison(const TensorView& t, int byte = 0xFF) {
 }
 
 inline void sync() { ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess); }
+
+// The linear ops' fused-quantization policy for one scope, restored after it.
+struct FusedPolicy {
+  explicit FusedPolicy(FusedActivationQuant p) : saved(fused_activation_quant()) { set_fused_activation_quant(p); }
+  ~FusedPolicy() { set_fused_activation_quant(saved); }
+  FusedPolicy(const FusedPolicy&) = delete;
+  FusedPolicy& operator=(const FusedPolicy&) = delete;
+  FusedActivationQuant saved;
+};
 
 // Runs layer(stream) once on a fresh stream (per-stream scratch gets sized), captures it into a CUDA graph, then runs
 // before_replay(stream) (new inputs, a poisoned output) and replays the graph once, synchronized. Any CUDA error

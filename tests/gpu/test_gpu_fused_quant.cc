@@ -1,11 +1,10 @@
 // Fp8LinearOp's fused decode path (scaled_mm/fused_quant.h, the gemv_quant configurations): the activation is
 // quantized inside the GEMM kernel. Its codes and scales are scaled_fp8_quant's, bit for bit; its output is the
 // unfused path's on the same weight-streaming kernel, bit for bit; and the op's results match the float64
-// reference, in both apply() forms, under graph capture. Skips without a device or without w8a8's sm_90a kernels.
+// reference, in both apply() forms (graph capture: GpuLinear.OutVariantIsGraphCapturable). Skips without a device or without w8a8's sm_90a kernels.
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <optional>
 #include <random>
@@ -30,12 +29,8 @@ using gputest::to_cpu;
 using gputest::to_gpu;
 using Act = smm::FusedQuantArgs::Act;
 
-// The policy for one test, restored after it.
-struct FusedPolicy {
-  explicit FusedPolicy(FusedActivationQuant p) : saved(fused_activation_quant()) { set_fused_activation_quant(p); }
-  ~FusedPolicy() { set_fused_activation_quant(saved); }
-  FusedActivationQuant saved;
-};
+using gputest::FusedPolicy;
+using testref::same_bytes;
 
 bool have_fused_kernels() {
   for (const std::string& k : scaled_mm_kernels(ScaledMmBackend::kCutlass))
@@ -52,8 +47,24 @@ const char* act_str(Act a) {
   return a == Act::kStatic ? "static" : a == Act::kDynamicPerTensor ? "dynamic per-tensor" : "dynamic per-token";
 }
 
-bool same_bytes(const Tensor& a, const Tensor& b) {
-  return a.span_bytes() == b.span_bytes() && std::memcmp(a.data(), b.data(), a.span_bytes()) == 0;
+// Runs f on the fused path (policy on) with its output, codes and scales written into poisoned buffers shaped like
+// the unfused path's, and expects the three byte for byte equal to q_ref, s_ref and y_ref.
+void expect_fused_matches(smm::FusedQuantArgs f, const Tensor& q_ref, const Tensor& s_ref, const Tensor& y_ref) {
+  Tensor codes = Tensor::empty(q_ref.sizes(), q_ref.dtype(), Device::cuda());
+  Tensor scales = Tensor::empty(s_ref.sizes(), DType::kFloat32, Device::cuda());
+  Tensor y = Tensor::empty(y_ref.sizes(), y_ref.dtype(), Device::cuda());
+  gputest::poison(codes, 0x55);
+  gputest::poison(scales);
+  gputest::poison(y);
+  f.out = y;
+  f.codes = codes.data_as<uint8_t>();
+  f.scales = scales.data_as<float>();
+  const FusedPolicy on(FusedActivationQuant::kOn);
+  ASSERT_TRUE(smm::run_fused_quant_if_chosen(f)) << smm::fused_quant_decision(f);
+  gputest::sync();
+  EXPECT_TRUE(same_bytes(to_cpu(codes), to_cpu(q_ref))) << "the fused kernel's codes differ from the quantizer's";
+  EXPECT_TRUE(same_bytes(to_cpu(scales), to_cpu(s_ref))) << "the fused kernel's scales differ from the quantizer's";
+  EXPECT_TRUE(same_bytes(to_cpu(y), to_cpu(y_ref))) << "the fused output differs from the unfused path's";
 }
 
 // One case: the fused call with its codes and scales copied out, against scaled_fp8_quant on the same input and
@@ -97,15 +108,8 @@ void check_case(Act act, DType dtype, int64_t M, int64_t N, int64_t K, bool ub, 
   scaled_mm(y_ref, q_ref, w_gpu.t(), s_ref, ws_gpu, TensorView(bias_gpu),
             ScaledMmOptions(ScaledMmBackend::kCutlass, fast ? Accumulation::kFast : Accumulation::kPromoted, gemv));
 
-  // Fused, with the codes and scales it used copied out into poisoned buffers.
-  Tensor codes = Tensor::empty({M, K}, DType::kFloat8E4M3FN, Device::cuda());
-  Tensor scales = Tensor::empty({per_token ? M : 1}, DType::kFloat32, Device::cuda());
-  Tensor y = Tensor::empty({M, N}, dtype, Device::cuda());
-  gputest::poison(codes, 0x55);
-  gputest::poison(scales);
-  gputest::poison(y);
+  // Fused: the same input, output, codes and scales compared byte for byte.
   smm::FusedQuantArgs f;
-  f.out = y;
   f.x = x_gpu;
   f.b = w_gpu.t();
   f.scale_b = ws_gpu;
@@ -114,17 +118,7 @@ void check_case(Act act, DType dtype, int64_t M, int64_t N, int64_t K, bool ub, 
   f.static_scale = act == Act::kStatic ? static_scale.data_as<const float>() : nullptr;
   f.scale_ub = ub ? ub_gpu.data_as<const float>() : nullptr;
   f.accumulation = fast ? Accumulation::kFast : Accumulation::kPromoted;
-  f.codes = codes.data_as<uint8_t>();
-  f.scales = scales.data_as<float>();
-  const FusedPolicy on(FusedActivationQuant::kOn);
-  ASSERT_TRUE(smm::run_fused_quant_if_chosen(f)) << smm::fused_quant_decision(f);
-  gputest::sync();
-
-  EXPECT_TRUE(same_bytes(to_cpu(codes), to_cpu(q_ref))) << "the fused kernel's codes differ from scaled_fp8_quant's";
-  const Tensor sc = to_cpu(scales), sr = to_cpu(s_ref);
-  ASSERT_EQ(sc.numel(), sr.numel());
-  EXPECT_EQ(std::memcmp(sc.data(), sr.data(), size_t(sc.numel()) * 4), 0) << "scales differ";
-  EXPECT_TRUE(same_bytes(to_cpu(y), to_cpu(y_ref))) << "the fused output differs from the unfused gemv's";
+  expect_fused_matches(f, q_ref, s_ref, y_ref);
 }
 
 TEST(GpuFusedQuant, CodesScalesAndOutputAreTheUnfusedPathsBitForBit) {
@@ -173,27 +167,14 @@ TEST(GpuFusedQuant, BlockGroupsAreTheUnfusedPathsBitForBit) {
                   ScaledMmOptions(ScaledMmBackend::kCutlass, Accumulation::kDefault,
                                   std::string(dtype == DType::kBFloat16 ? "bf16" : "fp16") +
                                       "_16x8x1024_c1x1_gemv_block_swap"));
-        // Fused, codes and scales copied out.
-        Tensor codes = Tensor::empty({M, K}, DType::kFloat8E4M3FN, Device::cuda());
-        Tensor scales = Tensor::empty({M, L}, DType::kFloat32, Device::cuda());
-        Tensor y = Tensor::empty({M, N}, dtype, Device::cuda());
-        gputest::poison(codes, 0x55);
-        gputest::poison(scales);
-        gputest::poison(y);
+        // Fused: the same input, output, codes and scales compared byte for byte.
         smm::FusedQuantArgs f;
-        f.out = y;
         f.x = x_gpu;
         f.b = w_gpu.t();
         f.scale_b = ws_gpu.t();
         f.bias = TensorView(b_gpu);
         f.act = Act::kDynamicGroup;
-        f.codes = codes.data_as<uint8_t>();
-        f.scales = scales.data_as<float>();
-        ASSERT_TRUE(smm::run_fused_quant_if_chosen(f)) << smm::fused_quant_decision(f);
-        gputest::sync();
-        EXPECT_TRUE(same_bytes(to_cpu(codes), to_cpu(q_ref))) << "group codes differ";
-        EXPECT_TRUE(same_bytes(to_cpu(scales), to_cpu(s_ref))) << "group scales differ";
-        EXPECT_TRUE(same_bytes(to_cpu(y), to_cpu(y_ref))) << "the fused output differs from the unfused gemv_block's";
+        expect_fused_matches(f, q_ref, s_ref, y_ref);
         // The op on the fused path against the float64 reference.
         const W8A8BlockFp8LinearOp op;
         const Tensor y_op = op.apply(x_gpu, w_gpu, ws_gpu, std::nullopt, TensorView(b_gpu));
@@ -272,28 +253,5 @@ TEST(GpuFusedQuant, PolicyDecides) {
   EXPECT_NE(smm::fused_quant_decision(f).find("dtype"), std::string::npos) << smm::fused_quant_decision(f);
 }
 
-// The whole layer on the fused path in a CUDA graph, replayed on new activations.
-TEST(GpuFusedQuant, GraphCapture) {
-  W8A8_REQUIRE_FUSED();
-  const FusedPolicy on(FusedActivationQuant::kOn);
-  const int64_t M = 3, K = 1024, N = 256;
-  const RefWeight w = make_weight(N, K, true, 81);
-  const Fp8LinearOp op(false, PER_TOKEN);
-  const Tensor w_gpu = to_gpu(w.w_nk), ws = to_gpu(weight_scale_tensor(w));
-  Tensor x_gpu = to_gpu(randn({M, K}, DType::kBFloat16, 82));
-  Tensor y = Tensor::empty({M, N}, DType::kBFloat16, Device::cuda());
-  const Tensor x2 = randn({M, K}, DType::kBFloat16, 83);
-  gputest::capture_and_replay(
-      [&](cudaStream_t s) { op.apply(y, x_gpu, w_gpu.t(), ws, std::nullopt, std::nullopt, std::nullopt, s); },
-      [&](cudaStream_t s) {
-        copy(x_gpu, x2, s);  // new activations in the captured buffer, a poisoned output
-        ASSERT_EQ(cudaMemsetAsync(y.data(), 0xFF, y.span_bytes(), s), cudaSuccess);
-      });
-  const RefQuant xq = ref_quant_per_row(values(x2), M, K);
-  const std::vector<double> ref = ref_matmul(
-      M, N, K, [&](int64_t m, int64_t k) { return xq.dq(m, k); }, [&](int64_t n, int64_t k) { return w.q.dq(n, k); },
-      {});
-  expect_gemm_close(to_cpu(y), ref, DType::kBFloat16, gemm_tolerance(DType::kBFloat16));
-}
 
 }  // namespace

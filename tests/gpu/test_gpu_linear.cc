@@ -162,10 +162,8 @@ void run_gpu_case(Act act, bool per_channel, int64_t M, std::optional<bool> pad,
   expect_gemm_close(to_cpu(y_into), ref, out, gpu_tolerance(out));
 }
 
-// apply(out, ...) allocates nothing once warmed up: the whole layer (quantization + GEMM) is captured
-// in a CUDA graph and replayed on new input values.
-TEST(GpuLinear, OutVariantIsGraphCapturable) {
-  W8A8_REQUIRE_GPU();
+// One graph-captured out= call of the layer, replayed on new activations, against the float64 reference.
+void check_graph_replay() {
   const int64_t M = 5, K = 256, N = 128;
   const RefWeight w = make_weight(N, K, /*per_channel=*/true, 71);
   const Fp8LinearOp op(false, PER_TOKEN);
@@ -184,6 +182,17 @@ TEST(GpuLinear, OutVariantIsGraphCapturable) {
       M, N, K, [&](int64_t m, int64_t k) { return xq.dq(m, k); }, [&](int64_t n, int64_t k) { return w.q.dq(n, k); },
       {});
   expect_gemm_close(to_cpu(y), ref, DType::kBFloat16, gpu_tolerance(DType::kBFloat16));
+}
+
+// apply(out, ...) allocates nothing once warmed up: the whole layer (quantization + GEMM) is captured
+// in a CUDA graph and replayed on new input values; unfused, and on the fused path where this build has it.
+TEST(GpuLinear, OutVariantIsGraphCapturable) {
+  W8A8_REQUIRE_GPU();
+  for (FusedActivationQuant policy : {FusedActivationQuant::kAuto, FusedActivationQuant::kOn}) {
+    SCOPED_TRACE(policy == FusedActivationQuant::kOn ? "fused quantization on" : "fused quantization auto");
+    const gputest::FusedPolicy scoped(policy);
+    check_graph_replay();
+  }
 }
 
 TEST(GpuLinear, EndToEnd) {
