@@ -180,16 +180,15 @@ def load_fp8_checkpoint(model: torch.nn.Module, path: str, *, device=None, stric
     files = sorted(glob.glob(os.path.join(path, "*.safetensors")))
     if not files:
         raise ValueError(f"path: no *.safetensors in {path!r}")
-    where = {}
+    where = {}  # tensor name -> the open file holding it (each file opened, its header read, once)
     for f in files:
-        with safe_open(f, framework="pt") as h:
-            for k in h.keys():
-                where[k] = f
+        h = safe_open(f, framework="pt")
+        for k in h.keys():
+            where[k] = h
     fp8 = (torch.float8_e4m3fn, torch.float8_e4m3fnuz)
 
     def tensor(name):
-        with safe_open(where[name], framework="pt") as h:
-            return h.get_tensor(name)
+        return where[name].get_tensor(name)
 
     state = dict(model.named_parameters())
     state.update(dict(model.named_buffers()))
@@ -204,9 +203,8 @@ def load_fp8_checkpoint(model: torch.nn.Module, path: str, *, device=None, stric
     for key in sorted(where):
         if not key.endswith(".weight"):
             continue
-        with safe_open(where[key], framework="pt") as h:
-            if h.get_slice(key).get_dtype() not in ("F8_E4M3", "F8_E4M3FNUZ"):
-                continue
+        if where[key].get_slice(key).get_dtype() not in ("F8_E4M3", "F8_E4M3FNUZ"):
+            continue
         module_ckpt = key[: -len(".weight")]
         target = model_name(module_ckpt)
         layer = scheme.layer(module_ckpt)
